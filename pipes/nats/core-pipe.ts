@@ -1,0 +1,238 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { PipeError } from '../../src/errors.js';
+import { BasePipe } from '../../src/pipe/base-pipe.js';
+import type { PipeOptions, UpdateHandler, UpdatePipe } from '../../src/pipe/update-pipe.js';
+import type { Envelope } from '../../src/envelope/envelope.js';
+import { resyncAll, type Update } from '../../src/update/update.js';
+import { connectNats, natsError } from './connect.js';
+import { redactNatsUrl, type NatsSettings } from './nats-url.js';
+import { allSubjects, encodeToken, NONE, subjectFor } from './subjects.js';
+
+/**
+ * `nats://…?mode=core`: at-most-once NATS publish/subscribe, made safe by the envelope:
+ * copies are dropped, and any disconnect or slow-consumer drop becomes a resync, since
+ * core NATS keeps nothing for a subscriber that was away.
+ */
+export class NatsCorePipe extends BasePipe implements UpdatePipe {
+  protected nc: NatsConnection | null = null;
+  private connecting: Promise<NatsConnection> | null = null;
+  private sub: Subscription | null = null;
+  private closing = false;
+  private flushWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private flushScheduled = false;
+  private readonly pending = new Set<Promise<void>>();
+  private waitingForConnect = 0;
+  /** subscribe=interest: subject → [subscription, how many watch() calls want it]. */
+  private readonly interest = new Map<string, [Subscription, number]>();
+
+  constructor(
+    protected readonly url: string,
+    protected readonly settings: NatsSettings,
+    options: PipeOptions = {},
+  ) {
+    // A listener that sees only some mailboxes sees holes in every origin's sequence:
+    // loss is detected from the connection (disconnect, slow consumer) instead.
+    super(options, settings.subscribe === 'interest' ? { detectGaps: false } : {});
+  }
+
+  /** True with subscribe=interest: only watched mailboxes are delivered. */
+  get interestOnly(): boolean {
+    return this.settings.subscribe === 'interest';
+  }
+
+  private subscribeTo(nc: NatsConnection, subject: string): Subscription {
+    return nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          this.status({ type: 'disconnected', detail: `subscription: ${err.message}` });
+          return;
+        }
+        this.receive(msg.data, `NATS ${msg.subject}`);
+      },
+    });
+  }
+
+  private interestSubjects(user: string, mailbox?: string): string[] {
+    const u = `${this.settings.prefix}.${encodeToken(user)}`;
+    return mailbox === undefined ? [`${u}.*`] : [`${u}.${encodeToken(mailbox)}`, `${u}.${NONE}`];
+  }
+
+  /** subscribe=interest: start receiving a mailbox's (or a whole account's) updates. */
+  async watch(user: string, mailbox?: string): Promise<void> {
+    const nc = await this.connection();
+    for (const subject of this.interestSubjects(user, mailbox)) {
+      const entry = this.interest.get(subject);
+      if (entry) entry[1]++;
+      else this.interest.set(subject, [this.subscribeTo(nc, subject), 1]);
+    }
+    await nc.flush();
+  }
+
+  async unwatch(user: string, mailbox?: string): Promise<void> {
+    for (const subject of this.interestSubjects(user, mailbox)) {
+      const entry = this.interest.get(subject);
+      if (!entry) continue;
+      if (--entry[1] === 0) {
+        entry[0].unsubscribe();
+        this.interest.delete(subject);
+      }
+    }
+  }
+
+  protected async connection(): Promise<NatsConnection> {
+    if (this.nc) return this.nc;
+    if (this.closing) throw new PipeError('CLOSED', 'pipe is closed');
+    this.connecting ??= connectNats(this.settings, `updatepipe ${this.origin}`).then(
+      (nc) => {
+        this.nc = nc;
+        void this.watchStatus(nc);
+        this.status({ type: 'connected', detail: redactNatsUrl(this.url) });
+        return nc;
+      },
+      (err: unknown) => {
+        this.connecting = null;
+        throw err;
+      },
+    );
+    return this.connecting;
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          this.status({ type: 'disconnected', detail: `NATS ${s.server}` });
+          break;
+        case 'reconnect':
+          this.status({ type: 'connected', detail: `NATS ${s.server} (reconnected)` });
+          this.onReconnect();
+          break;
+        case 'slowConsumer':
+          // The client dropped messages for us: the only honest answer is a resync.
+          if (this.inbox.listening) this.inbox.resync(resyncAll(), 'overflow');
+          break;
+        case 'error':
+          this.status({ type: 'disconnected', detail: `NATS error: ${s.error.message}` });
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** Core NATS lost whatever was published while we were away. */
+  protected onReconnect(): void {
+    if (this.inbox.listening) this.inbox.resync(resyncAll(), 'reconnect');
+  }
+
+  async listen(handler: UpdateHandler): Promise<void> {
+    if (this.inbox.listening) throw new PipeError('USAGE', 'listen() was already called on this pipe');
+    const nc = await this.connection();
+    this.setHandler(handler);
+    // With subscribe=interest only the all-users resyncs come unasked; watch() adds the rest.
+    this.sub = this.subscribeTo(nc, this.interestOnly ? `${this.settings.prefix}.${NONE}.${NONE}` : allSubjects(this.settings.prefix));
+    // The subscription is live once the server has seen it.
+    await nc.flush();
+  }
+
+  async initPush(): Promise<void> {
+    await this.connection();
+  }
+
+  protected get closingNow(): boolean {
+    return this.closing;
+  }
+
+  /** Remembers a push so close() can wait for it (C6). */
+  protected track(p: Promise<void>): void {
+    this.pending.add(p);
+    const done = (): void => void this.pending.delete(p);
+    p.then(done, done);
+  }
+
+  push(u: Update): Promise<void> {
+    return this.publishEnvelope(() => this.envelope(u));
+  }
+
+  /** Relays somebody else's update unchanged (see ForwardingPipe). */
+  forward(env: Envelope): Promise<void> {
+    return this.publishEnvelope(() => this.forwardEnvelope(env));
+  }
+
+  protected publishEnvelope(encode: () => { env: Envelope; bytes: Buffer }): Promise<void> {
+    if (this.closing) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
+    let bytes: Buffer;
+    let env: Envelope;
+    try {
+      ({ env, bytes } = encode());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const subject = subjectFor(this.settings.prefix, env.update);
+    const nc = this.nc;
+    // Connected and nothing queued behind the connect: publish now, in push order.
+    let p: Promise<void>;
+    if (nc && this.waitingForConnect === 0) {
+      nc.publish(subject, bytes);
+      p = this.flushed(nc);
+    } else {
+      this.waitingForConnect++;
+      p = this.connection().then(
+        (c) => {
+          this.waitingForConnect--;
+          c.publish(subject, bytes);
+          return this.flushed(c);
+        },
+        (err: unknown) => {
+          this.waitingForConnect--;
+          throw err;
+        },
+      );
+    }
+    this.track(p);
+    return p.catch((err: unknown) => {
+      throw natsError(err, 'push');
+    });
+  }
+
+  /** Accepted = the server has processed everything we published: one PING/PONG per turn. */
+  private flushed(nc: NatsConnection): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.flushWaiters.push({ resolve, reject });
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        const waiters = this.flushWaiters;
+        this.flushWaiters = [];
+        const timer = setTimeout(() => fail(new PipeError('TIMEOUT', `NATS did not confirm the push within ${this.opts.pushTimeoutMs} ms`)), this.opts.pushTimeoutMs);
+        const fail = (e: Error): void => {
+          clearTimeout(timer);
+          for (const w of waiters) w.reject(e);
+        };
+        nc.flush().then(
+          () => {
+            clearTimeout(timer);
+            for (const w of waiters) w.resolve();
+          },
+          (e: unknown) => fail(natsError(e, 'push')),
+        );
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await Promise.allSettled([...this.pending]);
+    const nc = this.nc ?? (await this.connecting?.catch(() => null)) ?? null;
+    this.sub?.unsubscribe();
+    for (const [sub] of this.interest.values()) sub.unsubscribe();
+    this.interest.clear();
+    this.inbox.dispose();
+    await this.beforeClose();
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  protected async beforeClose(): Promise<void> {}
+}

@@ -1,0 +1,50 @@
+import type net from 'node:net';
+
+/**
+ * Coalesces the frames written to one socket during an event-loop turn into a single
+ * write: under load this is what brings the pipe near the raw socket's throughput.
+ */
+export class BatchWriter {
+  private parts: Buffer[] = [];
+  private bytes = 0;
+  private scheduled = false;
+
+  constructor(private readonly socket: net.Socket) {}
+
+  /** Bytes queued here or in the socket but not yet taken by the kernel. */
+  get pending(): number {
+    return this.bytes + this.socket.writableLength;
+  }
+
+  write(frame: Buffer): void {
+    this.parts.push(frame);
+    this.bytes += frame.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.parts.length === 0 || this.socket.destroyed) {
+      this.parts = [];
+      this.bytes = 0;
+      return;
+    }
+    const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.bytes = 0;
+    this.socket.write(buf);
+  }
+
+  /** Flushes, then half-closes; resolves when the peer has everything or the socket died. */
+  end(): Promise<void> {
+    this.flush();
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+    });
+  }
+}

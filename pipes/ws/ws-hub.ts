@@ -1,0 +1,253 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { decodeEnvelope } from '../../src/envelope/codec.js';
+import { PipeError } from '../../src/errors.js';
+import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, unprefixed, type Hello } from '../../src/pipe/hub-protocol.js';
+import { planResume, ReplayRing } from '../../src/pipe/replay-ring.js';
+import { bearer, type TokenSet } from './tokens.js';
+
+export interface HubOptions {
+  /** null only with an explicit --insecure-no-auth. */
+  tokens: TokenSet | null;
+  tls?: { cert: Buffer; key: Buffer };
+  maxPayload?: number;
+  /** Bytes queued for one client before it is cut off (it comes back and is replayed or resynced). */
+  maxClientBuffer?: number;
+  maxClients?: number;
+  /** Frames kept for replay to clients that reconnect. */
+  ringFrames?: number;
+  heartbeatMs?: number;
+  helloTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+interface Client {
+  ws: WebSocket;
+  hello: Hello | null;
+  alive: boolean;
+  taken: number;
+  acked: number;
+}
+
+/**
+ * `updatepipe hub`: relays every update to every other connected client, numbered for
+ * replay. Clients authenticate with a bearer token at the HTTP upgrade (401 before any
+ * WebSocket exists), are pinged, and are cut off when they fall too far behind.
+ */
+export class WsHub {
+  readonly epoch = randomBytes(6).toString('base64url');
+  private readonly ring: ReplayRing;
+  private readonly clients = new Set<Client>();
+  private readonly listeners = new Set<Client>();
+  private readonly wss: WebSocketServer;
+  private readonly server: http.Server | https.Server;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private ackScheduled = new Set<Client>();
+  readonly counters = { rejected: 0, relayed: 0, cut: 0, refused: 0 };
+  private readonly o: Required<Omit<HubOptions, 'tls' | 'tokens'>> & Pick<HubOptions, 'tls' | 'tokens'>;
+
+  constructor(
+    private readonly path: string,
+    options: HubOptions,
+  ) {
+    this.o = {
+      maxPayload: 1024 * 1024,
+      maxClientBuffer: 8 * 1024 * 1024,
+      maxClients: 10_000,
+      ringFrames: 65_536,
+      heartbeatMs: 15_000,
+      helloTimeoutMs: 5_000,
+      log: () => {},
+      ...options,
+    };
+    this.ring = new ReplayRing(this.o.ringFrames);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload, perMessageDeflate: false });
+    this.server = this.o.tls ? https.createServer({ cert: this.o.tls.cert, key: this.o.tls.key }) : http.createServer();
+    this.server.on('request', (_req, res) => {
+      res.writeHead(426, { 'Content-Type': 'text/plain' }).end('updatepipe hub: WebSocket only\n');
+    });
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs);
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  private refuse(socket: net.Socket, status: number, text: string): void {
+    this.counters.refused++;
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    socket.on('error', () => {});
+    const url = new URL(req.url ?? '/', 'http://hub');
+    if (url.pathname !== this.path) return this.refuse(socket, 404, 'Not Found');
+    if (url.searchParams.has('token') || url.searchParams.has('access_token')) {
+      // Query strings end up in proxy and access logs: never a place for a secret.
+      return this.refuse(socket, 400, 'Bad Request');
+    }
+    if (this.o.tokens) {
+      const token = bearer(req.headers['authorization']);
+      if (token === null || !this.o.tokens.check(token)) {
+        this.o.log(`refused a client from ${req.socket.remoteAddress}: ${token === null ? 'no bearer token' : 'wrong token'}`);
+        return this.refuse(socket, 401, 'Unauthorized');
+      }
+    }
+    if (this.clients.size >= this.o.maxClients) return this.refuse(socket, 503, 'Service Unavailable');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  }
+
+  private accept(ws: WebSocket): void {
+    const c: Client = { ws, hello: null, alive: true, taken: 0, acked: 0 };
+    this.clients.add(c);
+    // Only a client that never says HELLO is dropped; the check is moot once it has.
+    const helloTimer = setTimeout(() => c.hello === null && this.reject(c, 'no HELLO in time'), this.o.helloTimeoutMs);
+    helloTimer.unref();
+    ws.on('pong', () => (c.alive = true));
+    ws.on('error', (err) => {
+      // ws closes the connection itself (oversized or malformed WebSocket frames).
+      this.counters.rejected++;
+      this.o.log(`client error: ${err.message}`);
+    });
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      this.clients.delete(c);
+      this.listeners.delete(c);
+      this.ackScheduled.delete(c);
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        if (!isBinary) throw new PipeError('BAD_FRAME', 'text frames are not accepted; the protocol is binary');
+        if (data.length === 0) throw new PipeError('BAD_FRAME', 'empty frame');
+        this.onFrame(c, data);
+      } catch (err) {
+        this.reject(c, (err as Error).message);
+      }
+    });
+  }
+
+  private onFrame(c: Client, data: Buffer): void {
+    const kind = data[0];
+    const body = data.subarray(1);
+    if (c.hello === null) {
+      if (kind !== Kind.Hello) throw new PipeError('BAD_FRAME', 'first frame must be HELLO');
+      this.welcome(c, decodeHello(body));
+      return;
+    }
+    if (kind !== Kind.Update) throw new PipeError('BAD_FRAME', `unexpected frame kind ${kind}`);
+    decodeEnvelope(body); // validate before relaying (C5)
+    this.fanOut(data, c);
+    c.taken++;
+    if (!this.ackScheduled.has(c)) {
+      this.ackScheduled.add(c);
+      setImmediate(() => this.sendAck(c));
+    }
+  }
+
+  private sendAck(c: Client): void {
+    this.ackScheduled.delete(c);
+    if (c.taken > c.acked && c.ws.readyState === c.ws.OPEN) {
+      c.acked = c.taken;
+      c.ws.send(unprefixed(encodeAck(c.taken)));
+    }
+  }
+
+  private welcome(c: Client, hello: Hello): void {
+    c.hello = hello;
+    const { first, resync, replay } = planResume(this.ring, this.epoch, hello);
+    c.ws.send(unprefixed(encodeWelcome({ v: 1, epoch: this.epoch, first, resync })));
+    for (const f of replay) c.ws.send(f);
+    if (hello.listen) this.listeners.add(c);
+  }
+
+  private fanOut(data: Buffer, from: Client): void {
+    this.ring.add(data);
+    this.counters.relayed++;
+    for (const l of this.listeners) {
+      if (l === from) continue;
+      if (l.ws.bufferedAmount > this.o.maxClientBuffer) {
+        this.counters.cut++;
+        this.o.log(`client ${l.hello?.origin} fell ${l.ws.bufferedAmount} bytes behind; cut off`);
+        this.listeners.delete(l);
+        l.ws.terminate();
+        continue;
+      }
+      l.ws.send(data);
+    }
+  }
+
+  private reject(c: Client, reason: string): void {
+    this.counters.rejected++;
+    this.o.log(`rejected a client: ${reason}`);
+    this.listeners.delete(c);
+    if (c.ws.readyState === c.ws.OPEN) {
+      c.ws.send(unprefixed(encodeNotice({ code: 'BAD_FRAME', message: reason })));
+      c.ws.close(1008, reason.slice(0, 100));
+    }
+    setTimeout(() => c.ws.terminate(), 500).unref();
+  }
+
+  private beat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        this.o.log(`client ${c.hello?.origin} missed a heartbeat; dropped`);
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  /** Bytes queued for clients right now (bounded by maxClientBuffer each). */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.clients) n += c.ws.bufferedAmount;
+    return n;
+  }
+
+  /** Drops every connection (clients reconnect and resume): for operators and tests. */
+  dropClients(): void {
+    for (const c of this.clients) c.ws.terminate();
+  }
+
+  async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const c of this.clients) c.ws.close(1001, 'hub shutting down');
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    setTimeout(() => {
+      for (const c of this.clients) c.ws.terminate();
+      this.server.closeAllConnections?.();
+    }, 1_000).unref();
+    await closed;
+  }
+}
+
+/** `ws://host:port/path` → where to listen. */
+export function parseListenUrl(url: string): { tls: boolean; host: string; port: number; path: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new PipeError('USAGE', `--listen: expected ws://HOST:PORT/PATH, got ${JSON.stringify(url)}`);
+  }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new PipeError('USAGE', `--listen: expected ws:// or wss://, got ${u.protocol}`);
+  return { tls: u.protocol === 'wss:', host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (u.protocol === 'wss:' ? 443 : 80)), path: u.pathname || '/' };
+}

@@ -1,0 +1,92 @@
+import { createReadStream } from 'node:fs';
+import { PipeError, isPipeError } from '../../errors.js';
+import { MaildirStore } from '../../maildir/maildir-store.js';
+import { openPipe } from '../../pipe/open-pipe.js';
+import { UidSet } from '../../update/uid-set.js';
+import { validateFlags, validateUpdate, type Flag, type Update } from '../../update/update.js';
+
+export interface MailOptions {
+  maildir: string;
+  user: string;
+  mailbox: string;
+  pipe: string;
+  requireListener: boolean;
+}
+
+/** "\\Seen,$Label" → validated flags (the same rules as updates). */
+export function parseFlagList(text: string | undefined): Flag[] {
+  if (text === undefined || text.trim() === '') return [];
+  return validateFlags(text.split(',').map((f) => f.trim()).filter(Boolean));
+}
+
+/**
+ * After an offline edit, tell running servers. Nobody listening is fine (servers read
+ * storage when they start) unless the admin asked for a listener.
+ */
+async function announce(o: MailOptions, updates: Update[]): Promise<void> {
+  if (updates.length === 0) return;
+  const pipe = await openPipe(o.pipe);
+  try {
+    await pipe.initPush();
+    await Promise.all(updates.map((u) => pipe.push(u)));
+  } catch (err) {
+    if (isPipeError(err, 'NO_LISTENER') && !o.requireListener) {
+      process.stderr.write('updatepipe: edit saved; no server is listening, nothing to notify\n');
+      return;
+    }
+    throw err;
+  } finally {
+    await pipe.close().catch(() => {});
+  }
+}
+
+function readInput(file: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const stream = file === '-' ? process.stdin : createReadStream(file);
+    stream.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', (err: NodeJS.ErrnoException) => reject(new PipeError('USAGE', `cannot read ${file}: ${err.code ?? err.message}`)));
+  });
+}
+
+export async function mailAdd(file: string, flagsText: string | undefined, o: MailOptions): Promise<void> {
+  const flags = parseFlagList(flagsText);
+  const content = await readInput(file);
+  if (content.length === 0) throw new PipeError('BAD_INPUT', `${file === '-' ? 'stdin' : file}: empty message`);
+  const store = new MaildirStore(o.maildir);
+  await store.ensureUser(o.user);
+  const { uid, uidValidity } = await store.append(o.user, o.mailbox, content, flags);
+  process.stdout.write(`${uid}\n`);
+  await announce(o, [{ type: 'exists', user: o.user, mailbox: o.mailbox, uids: String(uid), uidValidity } as Update]);
+}
+
+export async function mailFlags(uidText: string, mode: 'set' | 'add' | 'remove', flagsText: string, o: MailOptions): Promise<void> {
+  const uid = Number(uidText);
+  const flags = parseFlagList(flagsText);
+  const store = new MaildirStore(o.maildir);
+  const now =
+    mode === 'set' ? await store.setFlags(o.user, o.mailbox, uid, flags) : mode === 'add' ? await store.addFlags(o.user, o.mailbox, uid, flags) : await store.removeFlags(o.user, o.mailbox, uid, flags);
+  await announce(o, [validateUpdate({ type: 'flags', user: o.user, mailbox: o.mailbox, uid, flags: now })]);
+}
+
+export async function mailExpunge(uidText: string, o: MailOptions): Promise<void> {
+  const set = UidSet.parse(/^\d+$/.test(uidText) ? [Number(uidText)] : uidText, 'uid');
+  const store = new MaildirStore(o.maildir);
+  const removed = await store.expunge(o.user, o.mailbox, set);
+  if (removed.length === 0) {
+    process.stderr.write(`updatepipe: no message with uid ${set.toString()} in ${o.mailbox}\n`);
+    return;
+  }
+  await announce(o, [validateUpdate({ type: 'expunge', user: o.user, mailbox: o.mailbox, uids: removed })]);
+}
+
+export async function mailMailbox(op: 'create' | 'delete' | 'rename', to: string | undefined, o: MailOptions): Promise<void> {
+  const store = new MaildirStore(o.maildir);
+  if (op === 'create') {
+    await store.ensureUser(o.user);
+    await store.createMailbox(o.user, o.mailbox);
+  } else if (op === 'delete') await store.deleteMailbox(o.user, o.mailbox);
+  else await store.renameMailbox(o.user, o.mailbox, to!);
+  await announce(o, [validateUpdate({ type: 'mailbox', user: o.user, mailbox: o.mailbox, op, ...(op === 'rename' ? { to } : {}) })]);
+}

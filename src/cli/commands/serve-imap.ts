@@ -1,0 +1,53 @@
+import { PipeError } from '../../errors.js';
+import { ImapServer } from '../../imap/server.js';
+import { loadUsers, type Credentials } from '../../imap/users.js';
+import { MaildirStore } from '../../maildir/maildir-store.js';
+import { openPipe } from '../../pipe/open-pipe.js';
+import { Metrics, metricsAddress, serveMetrics } from '../../obs/metrics.js';
+import { instrumentPipe } from '../../obs/pipe-metrics.js';
+import { createLogger } from '../../obs/log.js';
+import { onShutdown } from '../shutdown.js';
+
+export interface ServeImapOptions {
+  maildir: string;
+  listen: string;
+  pipe: string;
+  users?: string;
+  noPipe: boolean;
+  verbose: boolean;
+  metrics?: string;
+  logJson?: boolean;
+}
+
+export function parseHostPort(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new PipeError('USAGE', `--listen: expected HOST:PORT (e.g. 127.0.0.1:1143), got ${JSON.stringify(text)}`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export async function serveImapCommand(o: ServeImapOptions): Promise<void> {
+  const { host, port } = parseHostPort(o.listen);
+  let users: Credentials = new Map();
+  if (o.users) users = await loadUsers(o.users);
+  else process.stderr.write('updatepipe: no --users file, so every login is refused (pass --users FILE with user:password lines)\n');
+  const pipe = o.noPipe ? null : await openPipe(o.pipe);
+  const logger = createLogger({ json: o.logJson ?? false, verbose: o.verbose });
+  const log = (line: string): void => (/failed|error/i.test(line) ? logger.warn(line) : logger.debug(line));
+  const metrics = new Metrics();
+  const observe = pipe ? instrumentPipe(metrics, pipe, 'local') : undefined;
+  const server = new ImapServer({ store: new MaildirStore(o.maildir), users, pipe, log, ...(observe ? { onPipeUpdate: observe } : {}) });
+  metrics.add('updatepipe_imap_sessions', 'gauge', 'Open IMAP connections', () => server.sessionCount);
+  metrics.add('updatepipe_imap_trackers', 'gauge', 'Mailboxes selected by at least one session', () => server.registry.size);
+  const addr = await server.listen(host, port);
+  if (o.metrics) {
+    const ms = await serveMetrics(o.metrics, metrics, () => ({
+      status: !pipe || /updatepipe_connected\{pipe="local"\} 1/.test(metrics.render()) ? 'ok' : 'degraded',
+      sessions: server.sessionCount,
+    }));
+    logger.info(`metrics on http://${metricsAddress(ms)}/metrics`);
+  }
+  logger.info(`IMAP on ${addr.host}:${addr.port}, maildir ${o.maildir}${pipe ? `, pipe ${o.pipe.replace(/\/\/[^@/]*@/, '//***@')}` : ''}`);
+  process.stderr.write('ready\n');
+  await onShutdown(() => server.close());
+}

@@ -1,0 +1,48 @@
+import { ValidationError } from '../errors.js';
+import { validateUpdate, type Update } from '../update/update.js';
+
+/** Identifies one pipe instance for its whole life; random, so a restart is a new origin. */
+export type Origin = string;
+/** Position of an update in its origin's stream: 1, 2, 3, … without holes. */
+export type Seq = number;
+
+export const ENVELOPE_VERSION = 1;
+
+/** What travels on every wire: the update plus what dedup and gap detection need. */
+export interface Envelope {
+  v: typeof ENVELOPE_VERSION;
+  origin: Origin;
+  seq: Seq;
+  /** Milliseconds since the epoch at push time; informational (latency), never trusted for order. */
+  ts: number;
+  update: Update;
+}
+
+const ORIGIN = /^[A-Za-z0-9_.:-]{1,64}$/;
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['v', 'origin', 'seq', 'ts', 'update']);
+
+export function isOrigin(v: unknown): v is Origin {
+  return typeof v === 'string' && ORIGIN.test(v);
+}
+
+/** Validates a decoded envelope from an untrusted peer; the update inside is canonicalised. */
+export function validateEnvelope(input: unknown): Envelope {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError('envelope', 'must be a map');
+  }
+  const o = input as Record<string, unknown>;
+  if (o['v'] !== ENVELOPE_VERSION) {
+    throw new ValidationError('v', `unsupported envelope version ${JSON.stringify(o['v'])} (this build speaks ${ENVELOPE_VERSION})`);
+  }
+  for (const key of Object.keys(o)) {
+    if (!ENVELOPE_KEYS.has(key)) throw new ValidationError(key, 'unknown envelope field');
+  }
+  if (!isOrigin(o['origin'])) throw new ValidationError('origin', 'must be 1-64 characters of [A-Za-z0-9_.:-]');
+  const seq = o['seq'];
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+    throw new ValidationError('seq', 'must be a positive safe integer');
+  }
+  const ts = o['ts'];
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) throw new ValidationError('ts', 'must be a non-negative number');
+  return { v: ENVELOPE_VERSION, origin: o['origin'], seq, ts, update: validateUpdate(o['update']) };
+}

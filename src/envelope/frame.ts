@@ -1,0 +1,53 @@
+import { PipeError } from '../errors.js';
+
+/**
+ * Stream framing: `u32 length (big-endian) | u8 kind | body`, where length counts kind+body.
+ * A length-prefixed frame (like git's pkt-line) lets a reader reject an oversized frame
+ * from its header, before buffering a byte of it.
+ */
+export const FRAME_HEADER = 5;
+export const DEFAULT_MAX_FRAME = 1024 * 1024;
+
+export function encodeFrame(kind: number, body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER + body.length);
+  out.writeUInt32BE(body.length + 1, 0);
+  out[4] = kind;
+  out.set(body, FRAME_HEADER);
+  return out;
+}
+
+/**
+ * Splits a byte stream into frames. Throws BAD_FRAME on a zero-length or oversized frame;
+ * the caller drops that connection (the stream position is lost after a bad header).
+ */
+export class FrameDecoder {
+  private pending: Buffer | null = null;
+
+  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
+
+  /** Bytes held for an incomplete frame. */
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+
+  /** Feeds a chunk; calls `onFrame` for each complete frame, in order. */
+  push(chunk: Buffer, onFrame: (kind: number, body: Buffer, raw: Buffer) => void): void {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = null;
+    let off = 0;
+    while (buf.length - off >= 4) {
+      const len = buf.readUInt32BE(off);
+      if (len === 0) throw new PipeError('BAD_FRAME', 'zero-length frame');
+      if (len > this.maxFrame) throw new PipeError('BAD_FRAME', `frame of ${len} bytes exceeds the ${this.maxFrame}-byte cap`);
+      const end = off + 4 + len;
+      if (end > buf.length) break;
+      onFrame(buf[off + 4]!, buf.subarray(off + FRAME_HEADER, end), buf.subarray(off, end));
+      off = end;
+    }
+    if (off < buf.length) {
+      // `raw` (the whole frame, header included) allows zero-copy forwarding.
+      // Copy the tail so the big chunk it came from can be freed.
+      this.pending = Buffer.from(buf.subarray(off));
+    }
+  }
+}

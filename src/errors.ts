@@ -1,0 +1,54 @@
+/**
+ * Every failure the library reports carries a stable code. The CLI maps codes to exit
+ * codes (SPEC §6), so callers can script against them.
+ */
+export type ErrorCode =
+  | 'INTERNAL'
+  | 'USAGE'
+  | 'BAD_INPUT'
+  | 'BAD_FRAME'
+  | 'NO_LISTENER'
+  | 'UNREACHABLE'
+  | 'TIMEOUT'
+  | 'AUTH'
+  | 'CLOSED';
+
+const EXIT_CODES: Record<ErrorCode, number> = {
+  INTERNAL: 1,
+  CLOSED: 1,
+  USAGE: 2,
+  BAD_INPUT: 2,
+  BAD_FRAME: 2,
+  NO_LISTENER: 3,
+  UNREACHABLE: 4,
+  TIMEOUT: 4,
+  AUTH: 5,
+};
+
+export class PipeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PipeError';
+    this.code = code;
+  }
+}
+
+/** A rejected update: `field` names the part of the input that is wrong. */
+export class ValidationError extends PipeError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('BAD_INPUT', `${field}: ${message}`);
+    this.name = 'ValidationError';
+    this.field = field;
+  }
+}
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof PipeError) return EXIT_CODES[err.code];
+  return 1;
+}
+
+export function isPipeError(err: unknown, code?: ErrorCode): err is PipeError {
+  return err instanceof PipeError && (code === undefined || err.code === code);
+}

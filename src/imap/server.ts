@@ -1,0 +1,150 @@
+import net from 'node:net';
+import { isPipeError } from '../errors.js';
+import type { MaildirStore, MailboxState as StoreState } from '../maildir/maildir-store.js';
+import { isInterestPipe, type Meta, type PipeStatus, type UpdatePipe } from '../pipe/update-pipe.js';
+import type { MailboxState } from '../tracker/mailbox-state.js';
+import type { SessionTracker } from '../tracker/session-tracker.js';
+import { TrackerRegistry } from '../tracker/registry.js';
+import type { Update } from '../update/update.js';
+import { DEFAULT_READER_LIMITS, type ReaderLimits } from './command-reader.js';
+import { ImapSession } from './session.js';
+import type { Credentials } from './users.js';
+
+export interface ImapServerOptions {
+  store: MaildirStore;
+  users: Credentials;
+  /** Where other processes' changes come from and ours go to; null runs stand-alone. */
+  pipe: UpdatePipe | null;
+  limits?: Partial<ReaderLimits>;
+  maxConnections?: number;
+  /** Failed logins before a connection is dropped. */
+  maxLoginFailures?: number;
+  log?: (line: string) => void;
+  /** Called for every update that arrives from the pipe (metrics). */
+  onPipeUpdate?: (meta: Meta) => void;
+}
+
+export const HIERARCHY_DELIMITER = '/';
+
+/** What a session needs from the server it belongs to. */
+export interface ServerContext {
+  readonly store: MaildirStore;
+  readonly users: Credentials;
+  readonly registry: TrackerRegistry;
+  readonly limits: ReaderLimits;
+  readonly maxLoginFailures: number;
+  /** A session selected (`on`) or left a mailbox: pipes that filter by interest follow. */
+  interest(user: string, mailbox: string, on: boolean): Promise<void>;
+  /** Applies this process' own change to its sessions and pushes it to the pipe. */
+  publish(u: Update, exclude?: SessionTracker): void;
+  log(line: string): void;
+}
+
+export function trackerState(s: StoreState): MailboxState {
+  return {
+    uidValidity: s.uidValidity,
+    uidNext: s.uidNext,
+    uids: s.messages.map((m) => m.uid),
+    flags: new Map(s.messages.map((m) => [m.uid, m.flags])),
+  };
+}
+
+/**
+ * The reference IMAP server: Maildir storage, a tracker per selected mailbox, and a pipe
+ * that carries changes between it and every other process touching the same storage.
+ */
+export class ImapServer implements ServerContext {
+  readonly store: MaildirStore;
+  readonly users: Credentials;
+  readonly registry: TrackerRegistry;
+  readonly limits: ReaderLimits;
+  readonly maxLoginFailures: number;
+  private readonly pipe: UpdatePipe | null;
+  private readonly server: net.Server;
+  private readonly sessions = new Set<ImapSession>();
+  private readonly maxConnections: number;
+  private readonly logFn: (line: string) => void;
+  private readonly onPipeUpdate: ((meta: Meta) => void) | undefined;
+
+  constructor(o: ImapServerOptions) {
+    this.store = o.store;
+    this.users = o.users;
+    this.pipe = o.pipe;
+    this.limits = { ...DEFAULT_READER_LIMITS, ...o.limits };
+    this.maxConnections = o.maxConnections ?? 1000;
+    this.maxLoginFailures = o.maxLoginFailures ?? 3;
+    this.logFn = o.log ?? (() => {});
+    this.onPipeUpdate = o.onPipeUpdate;
+    this.registry = new TrackerRegistry({
+      hierarchyDelimiter: HIERARCHY_DELIMITER,
+      onResyncNeeded: (t) => {
+        this.store.sync(t.user, t.mailbox).then(
+          (s) => t.resync(trackerState(s)),
+          (err: unknown) => {
+            this.log(`resync of ${t.user}/${t.mailbox} failed: ${(err as Error).message}`);
+            if (isPipeError(err, 'BAD_INPUT')) t.end('deleted');
+            else t.resyncFailed();
+          },
+        );
+      },
+    });
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  log(line: string): void {
+    this.logFn(line);
+  }
+
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    if (this.pipe) {
+      this.pipe.on('status', (s: PipeStatus) => this.log(`pipe ${s.type}: ${s.detail}`));
+      const apply = this.registry.handler();
+      const observe = this.onPipeUpdate;
+      await this.pipe.listen(observe ? (u, meta) => (observe(meta), apply(u, meta)) : apply);
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address() as net.AddressInfo;
+    return { host: addr.address, port: addr.port };
+  }
+
+  async interest(user: string, mailbox: string, on: boolean): Promise<void> {
+    const pipe = this.pipe;
+    if (!pipe || !isInterestPipe(pipe)) return;
+    await (on ? pipe.watch(user, mailbox) : pipe.unwatch(user, mailbox)).catch((err: unknown) => this.log(`interest ${user}/${mailbox}: ${(err as Error).message}`));
+  }
+
+  publish(u: Update, exclude?: SessionTracker): void {
+    this.registry.apply(u, exclude ? { exclude } : {});
+    this.pipe?.push(u).catch((err: unknown) => {
+      // Our sessions already know; other processes will read storage when they select.
+      if (!isPipeError(err, 'NO_LISTENER')) this.log(`push failed: ${(err as Error).message}`);
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.sessions.size >= this.maxConnections) {
+      socket.end('* BYE Too many connections\r\n');
+      return;
+    }
+    const session = new ImapSession(socket, this);
+    this.sessions.add(session);
+    socket.on('close', () => this.sessions.delete(session));
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    for (const s of this.sessions) s.shutdown('Server shutting down');
+    await closed;
+    await this.pipe?.close();
+  }
+}

@@ -1,0 +1,581 @@
+import type net from 'node:net';
+import { PipeError } from '../errors.js';
+import type { MessageInfo } from '../maildir/maildir-store.js';
+import type { SessionTracker } from '../tracker/session-tracker.js';
+import { formatUntaggedLines, type UntaggedResponse } from '../tracker/untagged.js';
+import { UidSet } from '../update/uid-set.js';
+import { validateFlags, validateUpdate, type Flag } from '../update/update.js';
+import { CommandReader, type Part, type ReaderEvent } from './command-reader.js';
+import { needsContent, parseFetchItems, renderFetch, setsSeen, type FetchItem } from './fetch.js';
+import { listMatcher } from './list-pattern.js';
+import { compileSearch } from './search.js';
+import { resolveSet } from './sequence.js';
+import { HIERARCHY_DELIMITER, trackerState, type ServerContext } from './server.js';
+import { astring, ImapSyntaxError, imapString, tokenize, type Token } from './tokens.js';
+import { verifyPassword } from './users.js';
+import { decodeMailboxName, encodeMailboxName } from './utf7.js';
+
+const CAPABILITIES = 'IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN';
+const SYSTEM_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
+const AUTOLOGOUT_MS = 30 * 60_000;
+const TAG = /^[\x21-\x7e]+$/;
+
+type State = 'notauth' | 'auth' | 'selected' | 'logout';
+
+const UID_COMMANDS: ReadonlySet<string> = new Set(['FETCH', 'STORE', 'SEARCH', 'COPY', 'EXPUNGE']);
+const SELECTED_COMMANDS: ReadonlySet<string> = new Set([...UID_COMMANDS, 'CLOSE', 'UNSELECT']);
+
+interface Selected {
+  tracker: SessionTracker;
+  mailbox: string;
+  readOnly: boolean;
+  uidValidity: number;
+}
+
+/** A command's result: its tagged status line, and whether expunges may be sent before it. */
+interface Done {
+  status: 'OK' | 'NO' | 'BAD';
+  text: string;
+  allowExpunge: boolean;
+}
+
+const ok = (text: string, allowExpunge = true): Done => ({ status: 'OK', text, allowExpunge });
+const no = (text: string): Done => ({ status: 'NO', text, allowExpunge: false });
+
+/** One client connection: IMAP4rev1 as far as imapflow, Thunderbird and the tests need. */
+export class ImapSession {
+  private state: State = 'notauth';
+  private user: string | null = null;
+  private selected: Selected | null = null;
+  private readonly queue: Part[][] = [];
+  private busy = false;
+  private idling: { tag: string; stop: () => void } | null = null;
+  private authenticating: { tag: string } | null = null;
+  private loginFailures = 0;
+  /** Set when the connection must end right after the current tagged reply. */
+  private byeAfterReply: string | null = null;
+  private readonly reader: CommandReader;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly ctx: ServerContext,
+  ) {
+    this.reader = new CommandReader((e) => this.onReader(e), ctx.limits);
+    socket.on('data', (c: Buffer) => this.reader.push(c));
+    socket.on('error', () => {});
+    socket.on('close', () => this.cleanup());
+    socket.setTimeout(AUTOLOGOUT_MS, () => this.shutdown('Autologout; idle for too long'));
+    this.write(`* OK [CAPABILITY ${CAPABILITIES}] updatepipe reference IMAP server ready\r\n`);
+  }
+
+  shutdown(reason: string): void {
+    if (this.socket.destroyed) return;
+    this.write(`* BYE ${reason}\r\n`);
+    this.socket.end();
+    this.state = 'logout';
+  }
+
+  private write(data: string | Buffer): void {
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(data);
+  }
+
+  private cleanup(): void {
+    this.idling?.stop();
+    this.idling = null;
+    this.unselect();
+    this.state = 'logout';
+  }
+
+  /** Leaves the selected mailbox, if any. */
+  private unselect(): void {
+    const sel = this.selected;
+    if (!sel) return;
+    sel.tracker.close();
+    void this.ctx.interest(this.user!, sel.mailbox, false);
+    this.selected = null;
+  }
+
+  private onReader(e: ReaderEvent): void {
+    if (e.kind === 'continue') return this.write('+ Ready for literal data\r\n');
+    if (e.kind === 'error') {
+      if (e.fatal) return this.shutdown(e.message);
+      return this.write(`${e.tag && TAG.test(e.tag) ? e.tag : '*'} BAD ${e.message}\r\n`);
+    }
+    this.queue.push(e.parts);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && this.state !== 'logout') {
+        const parts = this.queue.shift()!;
+        try {
+          await this.handle(parts);
+        } catch (err) {
+          this.ctx.log(`session error: ${(err as Error).stack ?? err}`);
+          this.write('* BAD internal error\r\n');
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async handle(parts: Part[]): Promise<void> {
+    const line = parts.length === 1 && typeof parts[0] === 'string' ? parts[0] : null;
+    if (this.idling) {
+      const { tag, stop } = this.idling;
+      if (line?.toUpperCase() !== 'DONE') return this.write(`${tag} BAD expected DONE\r\n`);
+      stop();
+      this.idling = null;
+      this.flush(true);
+      return this.write(`${tag} OK IDLE terminated\r\n`);
+    }
+    if (this.authenticating) {
+      const { tag } = this.authenticating;
+      this.authenticating = null;
+      if (line === '*') return this.write(`${tag} BAD authentication cancelled\r\n`);
+      return this.finish(tag, await this.authPlain(line ?? ''));
+    }
+    let tokens: Token[];
+    try {
+      tokens = tokenize(parts);
+    } catch (err) {
+      const tag = line?.split(' ', 1)[0];
+      return this.write(`${tag && TAG.test(tag) ? tag : '*'} BAD ${(err as Error).message}\r\n`);
+    }
+    const tagTok = tokens[0];
+    const nameTok = tokens[1];
+    if (!tagTok || tagTok.t !== 'atom' || !TAG.test(tagTok.v) || tagTok.v.includes('+')) return this.write('* BAD missing or invalid tag\r\n');
+    const tag = tagTok.v;
+    if (!nameTok || nameTok.t !== 'atom') return this.write(`${tag} BAD command expected\r\n`);
+    let name = nameTok.v.toUpperCase();
+    let args = tokens.slice(2);
+    let byUid = false;
+    if (name === 'UID') {
+      const sub = args[0];
+      if (!sub || sub.t !== 'atom') return this.write(`${tag} BAD UID what?\r\n`);
+      name = sub.v.toUpperCase();
+      args = args.slice(1);
+      byUid = true;
+    }
+    let done: Done | null;
+    try {
+      done = await this.dispatch(tag, name, args, byUid);
+    } catch (err) {
+      if (err instanceof ImapSyntaxError) done = { status: 'BAD', text: err.message, allowExpunge: false };
+      else if (err instanceof PipeError && (err.code === 'BAD_INPUT' || err.code === 'USAGE')) done = no(err.message);
+      else {
+        this.ctx.log(`${name} failed: ${(err as Error).stack ?? err}`);
+        done = no('[SERVERBUG] internal error');
+      }
+    }
+    if (done) this.finish(tag, done);
+  }
+
+  private finish(tag: string, done: Done): void {
+    if (done.status !== 'BAD') this.flush(done.allowExpunge);
+    this.write(`${tag} ${done.status} ${done.text}\r\n`);
+    if (this.byeAfterReply) this.shutdown(this.byeAfterReply);
+  }
+
+  /** Sends what the tracker has for this session; a BYE among it ends the connection. */
+  private flush(allowExpunge: boolean): void {
+    const sel = this.selected;
+    if (!sel) return;
+    const rs: UntaggedResponse[] = sel.tracker.poll({ allowExpunge });
+    if (rs.length === 0) return;
+    this.write(formatUntaggedLines(rs));
+    if (rs.some((r) => r.kind === 'bye')) {
+      this.unselect();
+      this.socket.end();
+      this.state = 'logout';
+    }
+  }
+
+  private async dispatch(tag: string, name: string, args: Token[], byUid: boolean): Promise<Done | null> {
+    const anyState: Record<string, () => Promise<Done | null> | Done | null> = {
+      CAPABILITY: () => (this.write(`* CAPABILITY ${CAPABILITIES}\r\n`), ok('CAPABILITY completed')),
+      NOOP: () => ok('NOOP completed'),
+      CHECK: () => ok('CHECK completed'),
+      ID: () => (this.write('* ID ("name" "updatepipe")\r\n'), ok('ID completed')),
+      LOGOUT: () => {
+        this.write('* BYE Logging out\r\n');
+        this.write(`${tag} OK LOGOUT completed\r\n`);
+        this.state = 'logout';
+        this.socket.end();
+        return null;
+      },
+    };
+    const any = anyState[name];
+    if (any && !byUid) return any();
+    if (this.state === 'notauth') {
+      if (byUid) return { status: 'BAD', text: 'log in first', allowExpunge: false };
+      if (name === 'LOGIN') return this.login(astring(args[0], 'user'), astring(args[1], 'password'));
+      if (name === 'AUTHENTICATE') {
+        const mech = astring(args[0], 'mechanism').toUpperCase();
+        if (mech !== 'PLAIN') return no('[CANNOT] only AUTH=PLAIN is supported');
+        if (args[1]) return this.authPlain(astring(args[1], 'initial response'));
+        this.authenticating = { tag };
+        this.write('+ \r\n');
+        return null;
+      }
+      if (name === 'STARTTLS') return no('STARTTLS is not available on this server');
+      return { status: 'BAD', text: `${name} not allowed before LOGIN`, allowExpunge: false };
+    }
+    if (byUid) {
+      if (!this.selected) return { status: 'BAD', text: 'no mailbox selected', allowExpunge: false };
+      if (!UID_COMMANDS.has(name)) return { status: 'BAD', text: `UID ${name} is not supported`, allowExpunge: false };
+      return this.selectedCommand(name, args, true);
+    }
+    switch (name) {
+      case 'LOGIN':
+      case 'AUTHENTICATE':
+        return { status: 'BAD', text: 'already authenticated', allowExpunge: false };
+      case 'NAMESPACE':
+        this.write(`* NAMESPACE (("" "${HIERARCHY_DELIMITER}")) NIL NIL\r\n`);
+        return ok('NAMESPACE completed');
+      case 'LIST':
+      case 'LSUB':
+        return this.list(name, astring(args[0], 'reference'), astring(args[1], 'mailbox pattern'));
+      case 'STATUS':
+        return this.status(this.mailboxArg(args[0]), args[1]);
+      case 'CREATE':
+        return this.mailboxOp('create', this.mailboxArg(args[0]));
+      case 'DELETE':
+        return this.mailboxOp('delete', this.mailboxArg(args[0]));
+      case 'RENAME':
+        return this.mailboxOp('rename', this.mailboxArg(args[0]), this.mailboxArg(args[1]));
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE':
+        this.mailboxArg(args[0]);
+        return ok(`${name} completed`);
+      case 'APPEND':
+        return this.append(args);
+      case 'SELECT':
+      case 'EXAMINE':
+        return this.select(this.mailboxArg(args[0]), name === 'EXAMINE');
+      case 'IDLE':
+        return this.idle(tag);
+    }
+    if (!SELECTED_COMMANDS.has(name)) return { status: 'BAD', text: `unknown command ${name.slice(0, 30)}`, allowExpunge: false };
+    if (!this.selected) return { status: 'BAD', text: `${name} needs a selected mailbox`, allowExpunge: false };
+    return this.selectedCommand(name, args, false);
+  }
+
+  /** Commands of the selected state, plain or (where IMAP allows) with the UID prefix. */
+  private async selectedCommand(name: string, args: Token[], byUid: boolean): Promise<Done> {
+    switch (name) {
+      case 'FETCH':
+        return this.fetch(args, byUid);
+      case 'STORE':
+        return this.store(args, byUid);
+      case 'SEARCH':
+        return this.search(args, byUid);
+      case 'COPY':
+        return this.copy(args, byUid);
+      case 'EXPUNGE':
+        return this.expunge(byUid ? astring(args[0], 'UID set') : null);
+      default: {
+        // CLOSE / UNSELECT
+        const sel = this.selected!;
+        if (name === 'CLOSE' && !sel.readOnly) await this.removeDeleted(sel, null, false);
+        this.unselect();
+        this.state = 'auth';
+        return ok(`${name} completed`);
+      }
+    }
+  }
+
+  private mailboxArg(tok: Token | undefined): string {
+    const raw = astring(tok, 'mailbox name');
+    const name = decodeMailboxName(raw);
+    if (name === null || name === '') throw new ImapSyntaxError('bad mailbox name');
+    return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
+  }
+
+  // ---- authentication ------------------------------------------------------------------
+
+  private async login(user: string, password: string): Promise<Done> {
+    if (await verifyPassword(this.ctx.users, user, password)) {
+      this.user = user;
+      this.state = 'auth';
+      await this.ctx.store.ensureUser(user);
+      return ok(`[CAPABILITY ${CAPABILITIES}] logged in`);
+    }
+    await new Promise((r) => setTimeout(r, 200)); // slows guessing
+    if (++this.loginFailures >= this.ctx.maxLoginFailures) this.byeAfterReply = 'Too many failed logins';
+    return no('[AUTHENTICATIONFAILED] invalid credentials');
+  }
+
+  private async authPlain(b64: string): Promise<Done> {
+    const parts = Buffer.from(b64, 'base64').toString('utf8').split('\0');
+    if (parts.length !== 3) return { status: 'BAD', text: 'malformed PLAIN response', allowExpunge: false };
+    const [authz, user, pass] = parts as [string, string, string];
+    if (authz !== '' && authz !== user) return no('[AUTHORIZATIONFAILED] cannot act as another user');
+    return this.login(user, pass);
+  }
+
+  // ---- mailboxes -----------------------------------------------------------------------
+
+  private async list(cmd: string, reference: string, pattern: string): Promise<Done> {
+    if (pattern === '') {
+      this.write(`* ${cmd} (\\Noselect) "${HIERARCHY_DELIMITER}" ""\r\n`);
+      return ok(`${cmd} completed`);
+    }
+    const ref = decodeMailboxName(reference) ?? reference;
+    const pat = decodeMailboxName(pattern) ?? pattern;
+    const match = listMatcher(ref, pat, HIERARCHY_DELIMITER);
+    const names = await this.ctx.store.listMailboxes(this.user!);
+    const all = new Set(names);
+    for (const n of names) {
+      if (!match(n)) continue;
+      const children = names.some((o) => o.startsWith(n + HIERARCHY_DELIMITER));
+      const attrs = [children ? '\\HasChildren' : '\\HasNoChildren'];
+      if (!all.has(n)) attrs.push('\\Noselect');
+      this.write(`* ${cmd} (${attrs.join(' ')}) "${HIERARCHY_DELIMITER}" ${imapString(encodeMailboxName(n))}\r\n`);
+    }
+    return ok(`${cmd} completed`);
+  }
+
+  private async status(mailbox: string, items: Token | undefined): Promise<Done> {
+    if (!items || items.t !== 'list') throw new ImapSyntaxError('STATUS items expected');
+    const s = await this.ctx.store.sync(this.user!, mailbox);
+    const out: string[] = [];
+    for (const it of items.v) {
+      const k = it.t === 'atom' ? it.v.toUpperCase() : '';
+      if (k === 'MESSAGES') out.push(`MESSAGES ${s.messages.length}`);
+      else if (k === 'UIDNEXT') out.push(`UIDNEXT ${s.uidNext}`);
+      else if (k === 'UIDVALIDITY') out.push(`UIDVALIDITY ${s.uidValidity}`);
+      else if (k === 'UNSEEN') out.push(`UNSEEN ${s.messages.filter((m) => !m.flags.includes('\\Seen')).length}`);
+      else if (k === 'RECENT') out.push('RECENT 0');
+      else if (k === 'SIZE') out.push(`SIZE ${s.messages.reduce((n, m) => n + m.size, 0)}`);
+      else throw new ImapSyntaxError(`unknown STATUS item`);
+    }
+    this.write(`* STATUS ${imapString(encodeMailboxName(mailbox))} (${out.join(' ')})\r\n`);
+    return ok('STATUS completed');
+  }
+
+  private async mailboxOp(op: 'create' | 'delete' | 'rename', mailbox: string, to?: string): Promise<Done> {
+    const user = this.user!;
+    const target = mailbox.endsWith(HIERARCHY_DELIMITER) ? mailbox.slice(0, -1) : mailbox;
+    if (op === 'create') await this.ctx.store.createMailbox(user, target);
+    else if (op === 'delete') await this.ctx.store.deleteMailbox(user, target);
+    else await this.ctx.store.renameMailbox(user, target, to!);
+    this.ctx.publish(validateUpdate({ type: 'mailbox', user, mailbox: target, op, ...(op === 'rename' ? { to } : {}) }));
+    return ok(`${op.toUpperCase()} completed`);
+  }
+
+  private async append(args: Token[]): Promise<Done> {
+    const mailbox = this.mailboxArg(args[0]);
+    let i = 1;
+    let flags: Flag[] = [];
+    let date: Date | undefined;
+    if (args[i]?.t === 'list') flags = this.flagList(args[i++]!);
+    const maybeDate = args[i];
+    if (maybeDate && maybeDate.t === 'string' && !maybeDate.raw) {
+      const d = new Date(maybeDate.v.replace(/^(\d{1,2})-(\w{3})-(\d{4})/, '$2 $1 $3'));
+      if (Number.isNaN(d.getTime())) throw new ImapSyntaxError('bad date-time');
+      date = d;
+      i++;
+    }
+    const msg = args[i];
+    if (!msg || msg.t !== 'string' || args.length !== i + 1) throw new ImapSyntaxError('message literal expected');
+    const content = msg.raw ?? Buffer.from(msg.v);
+    let result;
+    try {
+      result = await this.ctx.store.append(this.user!, mailbox, content, flags, date);
+    } catch (err) {
+      if (err instanceof PipeError && /mailbox|exist/i.test(err.message)) return no(`[TRYCREATE] ${err.message}`);
+      throw err;
+    }
+    this.ctx.publish(validateUpdate({ type: 'exists', user: this.user!, mailbox, uids: [result.uid], uidValidity: result.uidValidity }));
+    return ok(`[APPENDUID ${result.uidValidity} ${result.uid}] APPEND completed`);
+  }
+
+  // ---- selected state ------------------------------------------------------------------
+
+  private async select(mailbox: string, readOnly: boolean): Promise<Done> {
+    if (this.selected) {
+      this.unselect();
+      this.state = 'auth';
+    }
+    // Listen before reading, so nothing between the read and the subscription is missed.
+    await this.ctx.interest(this.user!, mailbox, true);
+    let state = { uidValidity: 0, uidNext: 0 };
+    let tracker;
+    try {
+      tracker = await this.ctx.registry.select(this.user!, mailbox, async () => {
+        const s = await this.ctx.store.sync(this.user!, mailbox);
+        state = s;
+        return trackerState(s);
+      });
+    } catch (err) {
+      void this.ctx.interest(this.user!, mailbox, false);
+      throw err;
+    }
+    this.selected = { tracker, mailbox, readOnly, uidValidity: state.uidValidity };
+    this.state = 'selected';
+    this.write(
+      `* FLAGS (${SYSTEM_FLAGS})\r\n` +
+        `* OK [PERMANENTFLAGS (${readOnly ? '' : `${SYSTEM_FLAGS} \\*`})] flags\r\n` +
+        `* ${tracker.count} EXISTS\r\n* 0 RECENT\r\n` +
+        `* OK [UIDVALIDITY ${state.uidValidity}] UIDs valid\r\n` +
+        `* OK [UIDNEXT ${state.uidNext}] predicted next UID\r\n`,
+    );
+    return ok(`[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`);
+  }
+
+  private idle(tag: string): Done | null {
+    const sel = this.selected;
+    this.write('+ idling\r\n');
+    const stop = sel ? sel.tracker.watch(() => this.flush(true)) : () => {};
+    this.idling = { tag, stop };
+    this.flush(true);
+    return null;
+  }
+
+  /** The view's messages addressed by a sequence set, with their storage records. */
+  private async targets(setText: string, byUid: boolean): Promise<{ seq: number; uid: number; info: MessageInfo | undefined }[]> {
+    const sel = this.selected!;
+    const uids = sel.tracker.uids;
+    const idx = resolveSet(setText, uids, byUid);
+    if (idx.length === 0) return [];
+    const s = await this.ctx.store.sync(this.user!, sel.mailbox);
+    const byUidMap = new Map(s.messages.map((m) => [m.uid, m]));
+    return idx.map((i) => ({ seq: i + 1, uid: uids[i]!, info: byUidMap.get(uids[i]!) }));
+  }
+
+  private async fetch(args: Token[], byUid: boolean): Promise<Done> {
+    const sel = this.selected!;
+    const setText = astring(args[0], 'sequence set');
+    let items: FetchItem[] = parseFetchItems(args[1]);
+    if (args.length > 2) throw new ImapSyntaxError('unexpected FETCH arguments');
+    if (byUid && !items.some((i) => i.kind === 'uid')) items = [{ kind: 'uid' }, ...items];
+    const markSeen = setsSeen(items) && !sel.readOnly;
+    if (markSeen && !items.some((i) => i.kind === 'flags')) items = [...items, { kind: 'flags' }];
+    const content = needsContent(items);
+    for (const t of await this.targets(setText, byUid)) {
+      if (!t.info) continue; // expunged elsewhere, expunge held back: RFC 2180 §4.1.3
+      let flags = t.info.flags;
+      if (markSeen && !flags.includes('\\Seen')) {
+        flags = await this.ctx.store.addFlags(this.user!, sel.mailbox, t.uid, ['\\Seen']);
+        this.ctx.publish(validateUpdate({ type: 'flags', user: this.user!, mailbox: sel.mailbox, uid: t.uid, flags }), sel.tracker);
+      }
+      let raw: Buffer | null = null;
+      if (content) {
+        try {
+          raw = await this.ctx.store.readMessage(this.user!, sel.mailbox, t.uid);
+        } catch {
+          continue; // gone meanwhile
+        }
+      }
+      this.write(renderFetch(t.seq, items, { uid: t.uid, flags, size: t.info.size, internalDate: t.info.internalDate }, raw));
+    }
+    return ok(`${byUid ? 'UID ' : ''}FETCH completed`, byUid);
+  }
+
+  private flagList(tok: Token): Flag[] {
+    const list = tok.t === 'list' ? tok.v : [tok];
+    const flags = list.map((f) => {
+      if (f.t !== 'atom') throw new ImapSyntaxError('flags are atoms');
+      return f.v;
+    });
+    try {
+      return validateFlags(flags.filter((f) => f.toLowerCase() !== '\\recent'));
+    } catch {
+      throw new ImapSyntaxError('invalid flag');
+    }
+  }
+
+  private async store(args: Token[], byUid: boolean): Promise<Done> {
+    const sel = this.selected!;
+    if (sel.readOnly) return no('[READ-ONLY] mailbox is read-only');
+    const setText = astring(args[0], 'sequence set');
+    const op = astring(args[1], 'STORE item').toUpperCase();
+    const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(op);
+    if (!m || !args[2]) throw new ImapSyntaxError('expected [+|-]FLAGS[.SILENT] (flags)');
+    const flags = this.flagList(args.length > 3 ? { t: 'list', v: args.slice(2) } : args[2]);
+    const silent = m[2] !== undefined;
+    for (const t of await this.targets(setText, byUid)) {
+      if (!t.info) continue;
+      const now =
+        m[1] === '+'
+          ? await this.ctx.store.addFlags(this.user!, sel.mailbox, t.uid, flags)
+          : m[1] === '-'
+            ? await this.ctx.store.removeFlags(this.user!, sel.mailbox, t.uid, flags)
+            : await this.ctx.store.setFlags(this.user!, sel.mailbox, t.uid, flags);
+      this.ctx.publish(validateUpdate({ type: 'flags', user: this.user!, mailbox: sel.mailbox, uid: t.uid, flags: now }), sel.tracker);
+      if (!silent) this.write(`* ${t.seq} FETCH (${byUid ? `UID ${t.uid} ` : ''}FLAGS (${now.join(' ')}))\r\n`);
+    }
+    return ok(`${byUid ? 'UID ' : ''}STORE completed`, byUid);
+  }
+
+  private async search(args: Token[], byUid: boolean): Promise<Done> {
+    const sel = this.selected!;
+    const uids = sel.tracker.uids.slice();
+    const q = compileSearch(args, uids);
+    const s = await this.ctx.store.sync(this.user!, sel.mailbox);
+    const infos = new Map(s.messages.map((m) => [m.uid, m]));
+    const hits: number[] = [];
+    for (let i = 0; i < uids.length; i++) {
+      const info = infos.get(uids[i]!);
+      if (!info) continue;
+      let raw: Buffer | null = null;
+      if (q.needsContent) raw = await this.ctx.store.readMessage(this.user!, sel.mailbox, info.uid).catch(() => null);
+      if (q.test({ index: i, uid: info.uid, flags: info.flags, size: info.size, internalDate: info.internalDate, raw })) hits.push(byUid ? info.uid : i + 1);
+    }
+    this.write(`* SEARCH${hits.length ? ' ' + hits.join(' ') : ''}\r\n`);
+    return ok(`${byUid ? 'UID ' : ''}SEARCH completed`, byUid);
+  }
+
+  private async copy(args: Token[], byUid: boolean): Promise<Done> {
+    const sel = this.selected!;
+    const setText = astring(args[0], 'sequence set');
+    const dest = this.mailboxArg(args[1]);
+    const from: number[] = [];
+    const to: number[] = [];
+    let uidValidity = 0;
+    for (const t of await this.targets(setText, byUid)) {
+      if (!t.info) continue;
+      const raw = await this.ctx.store.readMessage(this.user!, sel.mailbox, t.uid);
+      let r;
+      try {
+        r = await this.ctx.store.append(this.user!, dest, raw, t.info.flags, t.info.internalDate);
+      } catch (err) {
+        if (err instanceof PipeError && /mailbox|exist/i.test(err.message)) return no(`[TRYCREATE] ${err.message}`);
+        throw err;
+      }
+      from.push(t.uid);
+      to.push(r.uid);
+      uidValidity = r.uidValidity;
+    }
+    if (to.length > 0) this.ctx.publish(validateUpdate({ type: 'exists', user: this.user!, mailbox: dest, uids: to, uidValidity }));
+    const code = to.length ? `[COPYUID ${uidValidity} ${from.join(',')} ${to.join(',')}] ` : '';
+    return ok(`${code}${byUid ? 'UID ' : ''}COPY completed`, byUid);
+  }
+
+  private async expunge(uidSet: string | null): Promise<Done> {
+    const sel = this.selected!;
+    if (sel.readOnly) return no('[READ-ONLY] mailbox is read-only');
+    await this.removeDeleted(sel, uidSet, true);
+    return ok(`${uidSet ? 'UID ' : ''}EXPUNGE completed`);
+  }
+
+  /** Removes \Deleted messages (of `uidSet` if given) and tells every session, this one too. */
+  private async removeDeleted(sel: Selected, uidSet: string | null, announce: boolean): Promise<void> {
+    let removed: number[];
+    if (uidSet === null) removed = await this.ctx.store.expungeDeleted(this.user!, sel.mailbox);
+    else {
+      const targets = await this.targets(uidSet, true);
+      const doomed = targets.filter((t) => t.info?.flags.includes('\\Deleted')).map((t) => t.uid);
+      removed = doomed.length ? await this.ctx.store.expunge(this.user!, sel.mailbox, UidSet.parse(doomed)) : [];
+    }
+    if (removed.length === 0) return;
+    const u = validateUpdate({ type: 'expunge', user: this.user!, mailbox: sel.mailbox, uids: removed });
+    // CLOSE sends no EXPUNGE responses to its own session (RFC 9051 §6.4.1).
+    this.ctx.publish(u, announce ? undefined : sel.tracker);
+  }
+}

@@ -1,0 +1,83 @@
+import { EventEmitter } from 'node:events';
+import { decodeEnvelope, encodeEnvelope } from '../envelope/codec.js';
+import { ENVELOPE_VERSION, validateEnvelope, type Envelope } from '../envelope/envelope.js';
+import { validateUpdate, type Update } from '../update/update.js';
+import { Inbox } from './inbox.js';
+import { newOrigin, Sequencer } from './origin.js';
+import { withDefaults, type PipeOptions, type PipeStats, type PipeStatus, type UpdateHandler } from './update-pipe.js';
+
+/**
+ * What message-oriented backends (one envelope per message) share: origin and sequence,
+ * validation and encoding on the way out, size cap, decoding, rejection counting and the
+ * dedup inbox on the way in, counters and status events.
+ */
+export abstract class BasePipe extends EventEmitter {
+  readonly origin = newOrigin();
+  protected readonly opts: Required<PipeOptions>;
+  protected readonly inbox: Inbox;
+  private readonly seq = new Sequencer();
+  protected readonly counters = { pushed: 0, rejected: 0 };
+
+  constructor(options: PipeOptions = {}, transport: { detectGaps?: boolean } = {}) {
+    super();
+    this.opts = withDefaults(options);
+    this.inbox = new Inbox(this.origin, {
+      maxQueued: this.opts.maxQueuedUpdates,
+      originTtlMs: this.opts.originTtlMs,
+      maxOrigins: this.opts.maxOrigins,
+      gapGraceMs: this.opts.gapGraceMs,
+      ...(transport.detectGaps === false ? { detectGaps: false } : {}),
+      onHandlerError: (err) => this.status({ type: 'handler-error', detail: String((err as Error)?.stack ?? err) }),
+      onResync: (reason) => this.status({ type: 'resync', detail: reason }),
+    });
+  }
+
+  override on(event: 'status', listener: (s: PipeStatus) => void): this {
+    return super.on(event, listener);
+  }
+
+  stats(): PipeStats {
+    return this.inbox.statsInto({ pushed: this.counters.pushed, delivered: 0, duplicates: 0, gaps: 0, resyncs: 0, rejected: this.counters.rejected });
+  }
+
+  protected status(s: PipeStatus): void {
+    if (s.type === 'rejected') this.counters.rejected++;
+    this.emit('status', s);
+  }
+
+  protected setHandler(handler: UpdateHandler): void {
+    this.inbox.setHandler(handler);
+  }
+
+  /** Validates, numbers and encodes one update. Throws ValidationError before anything is sent. */
+  protected envelope(u: Update): { env: Envelope; bytes: Buffer } {
+    const env: Envelope = { v: ENVELOPE_VERSION, origin: this.origin, seq: 0, ts: Date.now(), update: validateUpdate(u) };
+    env.seq = this.seq.next();
+    this.counters.pushed++;
+    return { env, bytes: encodeEnvelope(env) };
+  }
+
+  /** Checks and encodes somebody else's envelope for forwarding (origin and seq kept). */
+  protected forwardEnvelope(env: Envelope): { env: Envelope; bytes: Buffer } {
+    const checked = validateEnvelope(env);
+    this.counters.pushed++;
+    return { env: checked, bytes: encodeEnvelope(checked) };
+  }
+
+  /** One message from the transport: checked, decoded, deduplicated, delivered. False if rejected. */
+  protected receive(bytes: Uint8Array, from: string): Envelope | null {
+    if (bytes.length > this.opts.maxFrameBytes) {
+      this.status({ type: 'rejected', detail: `${from}: message of ${bytes.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte cap` });
+      return null;
+    }
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(bytes);
+    } catch (err) {
+      this.status({ type: 'rejected', detail: `${from}: ${(err as Error).message}` });
+      return null;
+    }
+    this.inbox.accept(env);
+    return env;
+  }
+}

@@ -1,0 +1,318 @@
+import { encodeFrame } from '../envelope/frame.js';
+import type { Envelope } from '../envelope/envelope.js';
+import { PipeError } from '../errors.js';
+import { resyncAll, type Update } from '../update/update.js';
+import { BasePipe } from './base-pipe.js';
+import { Fifo } from './fifo.js';
+import { Kind, PROTOCOL_VERSION, type Hello, type HubSeq, type Welcome } from './hub-protocol.js';
+import type { PipeOptions, UpdateHandler, UpdatePipe } from './update-pipe.js';
+
+/** One connection to a hub, as the client pipe sees it (Unix stream or WebSocket). */
+export interface HubLink {
+  attach(events: LinkEvents): void;
+  /** A length-prefixed hub-protocol frame. */
+  send(frame: Buffer): void;
+  end(): Promise<void>;
+  destroy(): void;
+}
+
+export interface LinkEvents {
+  onUpdate: (env: Envelope, hub: HubSeq) => void;
+  onAck: (taken: number) => void;
+  /** The connection is gone; `reason` says why when the hub told us or a frame was bad. */
+  onClose: (reason: string | null) => void;
+  onRejected: (reason: string) => void;
+}
+
+/** A hub run by this very process (the Unix socket owner). */
+export interface LocalHub {
+  publishLocal(frame: Buffer): void;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  frame: Buffer;
+  at: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A pipe that talks to a relaying hub: the Unix socket owner or a WebSocket hub. Pushes
+ * stay queued until the hub acknowledges them and are resent, in order, after a
+ * reconnect (receivers drop the copies). A listener that comes back presents the last hub
+ * position it saw: the hub replays what it missed, or says it cannot, and then the pipe
+ * emits a resync (C4).
+ */
+export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
+  protected localHub: LocalHub | null = null;
+  protected link: HubLink | null = null;
+  protected resume: { epoch: string; last: HubSeq } | null = null;
+  private unacked = new Fifo<Pending>();
+  private ackedOnLink = 0;
+  private establishing: Promise<void> | null = null;
+  private reconnecting = false;
+  protected listening = false;
+  private closing = false;
+  protected closed = false;
+  private timeoutTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: PipeOptions = {}) {
+    super(options);
+  }
+
+  /** Opens a link and completes the HELLO/WELCOME exchange. */
+  protected abstract openLink(hello: Hello): Promise<{ link: HubLink; welcome: Welcome }>;
+
+  /**
+   * No hub answered `err`. Return a hub this process now runs (a Unix listener binding the
+   * socket), null to try again after a pause, or throw to give up.
+   */
+  protected abstract noHub(err: PipeError, attempt: number, startedAt: number): Promise<LocalHub | null>;
+
+  /** Where this pipe connects, for messages (no secrets). */
+  protected abstract where(): string;
+
+  protected retryDelay(attempt: number): number {
+    return Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random());
+  }
+
+  protected reconnectDelay(attempt: number): number {
+    return Math.min(1_000, 10 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random());
+  }
+
+  /** Work before the first listen connects (e.g. the socket directory). */
+  protected async prepareListen(): Promise<void> {}
+
+  get isOwner(): boolean {
+    return this.localHub !== null;
+  }
+
+  async listen(handler: UpdateHandler): Promise<void> {
+    if (this.closing) throw new PipeError('CLOSED', 'pipe is closed');
+    if (this.listening) throw new PipeError('USAGE', 'listen() was already called on this pipe');
+    this.setHandler(handler);
+    this.listening = true;
+    await this.prepareListen();
+    if (this.link) {
+      // Connected as a pusher: reconnect as a listener (unacked pushes are resent).
+      const old = this.link;
+      this.link = null;
+      old.destroy();
+    }
+    await this.establish();
+  }
+
+  async initPush(): Promise<void> {
+    if (this.closing) throw new PipeError('CLOSED', 'pipe is closed');
+    if (!this.localHub && !this.link) await this.establish();
+  }
+
+  push(u: Update): Promise<void> {
+    return this.send(() => this.envelope(u).bytes);
+  }
+
+  /** Relays somebody else's update unchanged (see ForwardingPipe). */
+  forward(env: Envelope): Promise<void> {
+    return this.send(() => this.forwardEnvelope(env).bytes);
+  }
+
+  private send(encode: () => Buffer): Promise<void> {
+    if (this.closing) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(Kind.Update, encode());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.localHub) {
+      this.localHub.publishLocal(frame);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.unacked.push({ frame, at: Date.now(), resolve, reject });
+      this.armTimeout();
+      if (this.link) this.link.send(frame);
+      else if (!this.establishing && !this.reconnecting) {
+        this.establish().catch((err: unknown) => this.failPending(err as Error));
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    // C6: everything push() resolved, or may still resolve, goes out before we let go.
+    while (this.unacked.length > 0) {
+      await new Promise<void>((r) => {
+        const last = this.unacked.last()!;
+        const { resolve, reject } = last;
+        last.resolve = () => (resolve(), r());
+        last.reject = (e) => (reject(e), r());
+      });
+    }
+    this.closed = true;
+    if (this.timeoutTimer) clearInterval(this.timeoutTimer);
+    this.inbox.dispose();
+    // A connect or takeover in flight must finish (or fail) before we let go.
+    await this.establishing?.catch(() => {});
+    const hub = this.localHub;
+    const link = this.link;
+    this.localHub = null;
+    this.link = null;
+    if (hub) await hub.close();
+    if (link) await link.end();
+  }
+
+  /** Connects to the hub, or becomes it. One attempt at a time. */
+  protected establish(): Promise<void> {
+    if (!this.establishing) {
+      this.establishing = this.establishOnce().finally(() => {
+        this.establishing = null;
+      });
+    }
+    return this.establishing;
+  }
+
+  private async establishOnce(): Promise<void> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new PipeError('CLOSED', 'pipe is closed');
+      try {
+        const hello: Hello = { v: PROTOCOL_VERSION, origin: this.origin, listen: this.listening };
+        if (this.listening && this.resume) Object.assign(hello, this.resume);
+        const { link, welcome } = await this.openLink(hello);
+        if (this.closed) {
+          link.destroy();
+          throw new PipeError('CLOSED', 'pipe is closed');
+        }
+        this.adopt(link, welcome);
+        return;
+      } catch (err) {
+        if (!(err instanceof PipeError) || err.code === 'CLOSED') throw err;
+        const hub = await this.noHub(err, attempt, started);
+        if (hub) {
+          if (this.closed) {
+            await hub.close();
+            throw new PipeError('CLOSED', 'pipe is closed');
+          }
+          this.becomeHub(hub);
+          return;
+        }
+      }
+      await sleep(this.retryDelay(attempt));
+    }
+  }
+
+  private adopt(link: HubLink, welcome: Welcome): void {
+    this.link = link;
+    this.ackedOnLink = 0;
+    if (this.listening) {
+      if (welcome.resync) this.inbox.resync(resyncAll(), 'reconnect');
+      this.resume = { epoch: welcome.epoch, last: welcome.first - 1 };
+    }
+    link.attach({
+      onUpdate: (env, hub) => {
+        if (this.resume) this.resume.last = hub;
+        this.inbox.accept(env);
+      },
+      onAck: (taken) => this.onAck(taken),
+      onClose: (reason) => this.onLinkClosed(link, reason),
+      onRejected: (reason) => this.status({ type: 'rejected', detail: reason }),
+    });
+    for (const p of this.unacked) link.send(p.frame);
+    this.status({ type: 'connected', detail: this.where() });
+  }
+
+  private becomeHub(hub: LocalHub): void {
+    this.localHub = hub;
+    // Whatever the previous hub had not yet flushed to us is unknowable: resync.
+    if (this.resume) this.inbox.resync(resyncAll(), 'reconnect');
+    this.resume = null;
+    for (const p of this.unacked.drain()) {
+      hub.publishLocal(p.frame);
+      p.resolve();
+    }
+    this.status({ type: 'owner', detail: `now relaying for ${this.where()}` });
+  }
+
+  /** The local hub stopped (its socket path was taken or removed): rejoin as a client. */
+  protected localHubLost(): void {
+    this.localHub = null;
+    this.status({ type: 'disconnected', detail: `${this.where()} was removed or replaced; rejoining` });
+    this.resume = { epoch: '', last: 0 }; // forces a resync on rejoin
+    if (!this.closed) void this.reconnect();
+  }
+
+  /** Delivery from a hub this process runs. */
+  protected deliverLocal(env: Envelope): void {
+    this.inbox.accept(env);
+  }
+
+  private onAck(taken: number): void {
+    const n = taken - this.ackedOnLink;
+    if (n <= 0) return;
+    this.ackedOnLink = taken;
+    for (let i = 0; i < n; i++) this.unacked.shift()?.resolve();
+  }
+
+  private onLinkClosed(link: HubLink, reason: string | null): void {
+    if (link !== this.link) return;
+    this.link = null;
+    this.status({ type: 'disconnected', detail: reason ?? `${this.where()} went away` });
+    if (this.closed) return;
+    if (this.listening || this.unacked.length > 0) void this.reconnect();
+  }
+
+  /** Retries forever as a listener; as a pusher, until the oldest push times out. */
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      for (let attempt = 0; !this.closed; attempt++) {
+        try {
+          await this.establish();
+          return;
+        } catch (err) {
+          if (!this.listening && this.unacked.length === 0) return;
+          if (!this.listening && err instanceof PipeError && !['NO_LISTENER', 'TIMEOUT', 'UNREACHABLE'].includes(err.code)) {
+            this.failPending(err);
+            return;
+          }
+          this.status({ type: 'disconnected', detail: (err as Error).message });
+        }
+        await sleep(this.reconnectDelay(attempt));
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private armTimeout(): void {
+    if (this.timeoutTimer) return;
+    this.timeoutTimer = setInterval(() => {
+      const oldest = this.unacked.peek();
+      if (!oldest) {
+        clearInterval(this.timeoutTimer!);
+        this.timeoutTimer = null;
+        return;
+      }
+      if (Date.now() - oldest.at > this.opts.pushTimeoutMs) {
+        this.failPending(
+          this.link
+            ? new PipeError('TIMEOUT', `${this.where()} did not accept the update within ${this.opts.pushTimeoutMs} ms`)
+            : this.unreachable(),
+        );
+      }
+    }, Math.min(250, this.opts.pushTimeoutMs));
+  }
+
+  /** The error for pushes that found no hub in time. */
+  protected abstract unreachable(): PipeError;
+
+  private failPending(err: Error): void {
+    for (const p of this.unacked.drain()) p.reject(err);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The last frames a hub relayed, by hub position, so a listener that reconnects can be
+ * given exactly what it missed. Bounded by count and bytes; whatever falls out is only
+ * recoverable by a resync.
+ */
+export class ReplayRing {
+  private readonly frames: (Buffer | undefined)[];
+  private start = 1; // hub position of the oldest frame kept
+  private end = 1; // hub position the next frame will get
+  private bytes = 0;
+
+  constructor(
+    private readonly maxFrames = 65_536,
+    private readonly maxBytes = 16 * 1024 * 1024,
+  ) {
+    this.frames = new Array(maxFrames);
+  }
+
+  /** Hub position of the next frame to be added. */
+  get next(): number {
+    return this.end;
+  }
+
+  /** Hub position of the oldest frame still held. */
+  get oldest(): number {
+    return this.start;
+  }
+
+  /** Stores a copy (the source chunk may be large) and returns the frame's hub position. */
+  add(frame: Buffer): number {
+    const copy = Buffer.from(frame);
+    if (this.end - this.start === this.maxFrames) this.dropOldest();
+    this.frames[this.end % this.maxFrames] = copy;
+    this.bytes += copy.length;
+    while (this.bytes > this.maxBytes && this.start < this.end) this.dropOldest();
+    return this.end++;
+  }
+
+  /** Frames from `from` on, or null if some of them are gone. */
+  since(from: number): Buffer[] | null {
+    if (from < this.start || from > this.end) return null;
+    const out: Buffer[] = [];
+    for (let i = from; i < this.end; i++) out.push(this.frames[i % this.maxFrames]!);
+    return out;
+  }
+
+  private dropOldest(): void {
+    const i = this.start % this.maxFrames;
+    this.bytes -= this.frames[i]?.length ?? 0;
+    this.frames[i] = undefined;
+    this.start++;
+  }
+}
+
+/** How a hub answers a HELLO: where the client's stream starts, and what to replay first. */
+export interface ResumePlan {
+  first: number;
+  resync: boolean;
+  replay: Buffer[];
+}
+
+/**
+ * A listener coming back presents the epoch and last position it saw. Same epoch and still
+ * held: replay what it missed. Another epoch (the hub restarted or the socket owner
+ * changed) or fallen out of the ring: it must resync. Newcomers start at the live end.
+ */
+export function planResume(ring: ReplayRing, epoch: string, hello: { listen: boolean; epoch?: string; last?: number }): ResumePlan {
+  if (!hello.listen || hello.epoch === undefined || hello.last === undefined) return { first: ring.next, resync: false, replay: [] };
+  const replay = hello.epoch === epoch ? ring.since(hello.last + 1) : null;
+  return replay ? { first: hello.last + 1, resync: false, replay } : { first: ring.next, resync: true, replay: [] };
+}

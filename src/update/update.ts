@@ -1,0 +1,210 @@
+import { ValidationError } from '../errors.js';
+import { isUid, UidSet, type Uid } from './uid-set.js';
+
+/** A canonical IMAP sequence-set string as produced by `UidSet.toString()` (`"1:3,7"`). */
+export type UidSetText = string & { readonly __uidSetText: unique symbol };
+export type UserName = string;
+export type MailboxName = string;
+/** A system flag (`\Seen`) or keyword (`$Forwarded`). */
+export type Flag = string;
+
+/** `user` of a resync that covers every account: emitted when a gap's scope is unknown. */
+export const ALL_USERS = '*';
+
+interface MessageScope {
+  user: UserName;
+  mailbox: MailboxName;
+  uidValidity?: number;
+  modseq?: number;
+}
+
+export interface ExistsUpdate extends MessageScope {
+  type: 'exists';
+  uids: UidSetText;
+}
+export interface ExpungeUpdate extends MessageScope {
+  type: 'expunge';
+  uids: UidSetText;
+}
+export interface FlagsUpdate extends MessageScope {
+  type: 'flags';
+  uid: Uid;
+  /** The full new flag set, not a delta: applying it twice is harmless. */
+  flags: Flag[];
+}
+export type MailboxOp = 'create' | 'delete' | 'rename' | 'subscribe' | 'unsubscribe';
+export interface MailboxUpdate {
+  type: 'mailbox';
+  user: UserName;
+  mailbox: MailboxName;
+  op: MailboxOp;
+  to?: MailboxName;
+}
+/** Re-read `mailbox` (or every mailbox of `user`; `user: "*"` = every account) from storage. */
+export interface ResyncUpdate {
+  type: 'resync';
+  user: UserName;
+  mailbox?: MailboxName;
+}
+
+export type Update = ExistsUpdate | ExpungeUpdate | FlagsUpdate | MailboxUpdate | ResyncUpdate;
+export type UpdateType = Update['type'];
+
+const MAILBOX_OPS: ReadonlySet<string> = new Set(['create', 'delete', 'rename', 'subscribe', 'unsubscribe']);
+const MAX_USER_LENGTH = 320;
+const MAX_MAILBOX_LENGTH = 1024;
+const MAX_FLAGS = 256;
+const MAX_FLAG_LENGTH = 256;
+
+const ALLOWED_KEYS: Record<UpdateType, ReadonlySet<string>> = {
+  exists: new Set(['type', 'user', 'mailbox', 'uids', 'uidValidity', 'modseq']),
+  expunge: new Set(['type', 'user', 'mailbox', 'uids', 'uidValidity', 'modseq']),
+  flags: new Set(['type', 'user', 'mailbox', 'uid', 'flags', 'uidValidity', 'modseq']),
+  mailbox: new Set(['type', 'user', 'mailbox', 'op', 'to']),
+  resync: new Set(['type', 'user', 'mailbox']),
+};
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+// RFC 3501 flag: "\" atom or atom; atom excludes ( ) { SP CTL % * " \ ] and non-ASCII.
+const FLAG = /^\\?[!#$&'+,\-./0-9:;<=>?@A-Z[^_`a-z|}~]+$/;
+
+/** A well-formed flag as accepted in updates (system flag or keyword atom). */
+export function isFlag(v: unknown): v is Flag {
+  return typeof v === 'string' && v.length <= MAX_FLAG_LENGTH && FLAG.test(v);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function name(v: unknown, field: string, max: number): string {
+  if (typeof v !== 'string') throw new ValidationError(field, v === undefined ? 'is required' : 'must be a string');
+  if (v.length === 0) throw new ValidationError(field, 'must not be empty');
+  if (v.length > max) throw new ValidationError(field, `longer than ${max} characters`);
+  if (CONTROL_CHARS.test(v)) throw new ValidationError(field, 'must not contain control characters');
+  if (!v.isWellFormed()) throw new ValidationError(field, 'is not well-formed Unicode');
+  return v;
+}
+
+function user(v: unknown, allowAll: boolean): UserName {
+  const u = name(v, 'user', MAX_USER_LENGTH);
+  if (u === ALL_USERS && !allowAll) throw new ValidationError('user', `"${ALL_USERS}" is reserved for whole-pipe resync`);
+  return u;
+}
+
+function optionalU32(v: unknown, field: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!isUid(v)) throw new ValidationError(field, 'must be an integer 1..4294967295');
+  return v;
+}
+
+function optionalModseq(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new ValidationError('modseq', 'must be a non-negative safe integer');
+  }
+  return v;
+}
+
+/** A flag list as updates carry it: valid IMAP flags, duplicates (case-insensitive) dropped. */
+export function validateFlags(v: unknown): Flag[] {
+  if (!Array.isArray(v)) throw new ValidationError('flags', v === undefined ? 'is required' : 'must be an array of flags');
+  if (v.length > MAX_FLAGS) throw new ValidationError('flags', `more than ${MAX_FLAGS} flags`);
+  const out: Flag[] = [];
+  const seen = new Set<string>();
+  for (const f of v) {
+    if (!isFlag(f)) {
+      throw new ValidationError('flags', `${JSON.stringify(typeof f === 'string' ? f.slice(0, 40) : f)} is not a valid IMAP flag`);
+    }
+    const key = f.toLowerCase(); // flags compare case-insensitively (RFC 3501 §2.3.2)
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(f);
+    }
+  }
+  return out;
+}
+
+function scope(o: Record<string, unknown>, out: Record<string, unknown>): void {
+  const uv = optionalU32(o['uidValidity'], 'uidValidity');
+  if (uv !== undefined) out['uidValidity'] = uv;
+  const ms = optionalModseq(o['modseq']);
+  if (ms !== undefined) out['modseq'] = ms;
+}
+
+/**
+ * Checks an update from any untrusted source and returns its canonical form (a fresh
+ * object with a fixed key order). Throws `ValidationError` naming the offending field.
+ */
+export function validateUpdate(input: unknown): Update {
+  if (!isPlainObject(input)) throw new ValidationError('update', 'must be a JSON object');
+  const type = input['type'];
+  if (typeof type !== 'string' || !Object.hasOwn(ALLOWED_KEYS, type)) {
+    throw new ValidationError('type', `must be one of ${Object.keys(ALLOWED_KEYS).join(', ')}`);
+  }
+  const allowed = ALLOWED_KEYS[type as UpdateType];
+  for (const key of Object.keys(input)) {
+    if (!allowed.has(key)) throw new ValidationError(key, `unknown field for a "${type}" update`);
+  }
+  switch (type as UpdateType) {
+    case 'exists':
+    case 'expunge': {
+      const out: Record<string, unknown> = {
+        type,
+        user: user(input['user'], false),
+        mailbox: name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH),
+      };
+      if (input['uids'] === undefined) throw new ValidationError('uids', 'is required');
+      out['uids'] = UidSet.parse(input['uids'], 'uids').toString();
+      scope(input, out);
+      return out as unknown as Update;
+    }
+    case 'flags': {
+      const out: Record<string, unknown> = {
+        type,
+        user: user(input['user'], false),
+        mailbox: name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH),
+      };
+      if (!isUid(input['uid'])) throw new ValidationError('uid', 'must be an integer 1..4294967295');
+      out['uid'] = input['uid'];
+      out['flags'] = validateFlags(input['flags']);
+      scope(input, out);
+      return out as unknown as Update;
+    }
+    case 'mailbox': {
+      const out: MailboxUpdate = {
+        type: 'mailbox',
+        user: user(input['user'], false),
+        mailbox: name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH),
+        op: 'create',
+      };
+      const op = input['op'];
+      if (typeof op !== 'string' || !MAILBOX_OPS.has(op)) {
+        throw new ValidationError('op', 'must be one of create, delete, rename, subscribe, unsubscribe');
+      }
+      out.op = op as MailboxOp;
+      if (op === 'rename') out.to = name(input['to'], 'to', MAX_MAILBOX_LENGTH);
+      else if (input['to'] !== undefined) throw new ValidationError('to', 'is only allowed with op "rename"');
+      return out;
+    }
+    case 'resync': {
+      const out: ResyncUpdate = { type: 'resync', user: user(input['user'], true) };
+      if (input['mailbox'] !== undefined) {
+        if (out.user === ALL_USERS) throw new ValidationError('mailbox', `not allowed with user "${ALL_USERS}"`);
+        out.mailbox = name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH);
+      }
+      return out;
+    }
+  }
+}
+
+export function uidsOf(u: ExistsUpdate | ExpungeUpdate): UidSet {
+  return UidSet.parse(u.uids);
+}
+
+export function resyncAll(): ResyncUpdate {
+  return { type: 'resync', user: ALL_USERS };
+}

@@ -1,0 +1,4 @@
+import { natsHarness } from '../helpers/nats-harness.js';
+import { conformance } from './suite.js';
+
+conformance(natsHarness('core'));

@@ -1,0 +1,4 @@
+import { wsHarness } from '../helpers/ws-harness.js';
+import { conformance } from './suite.js';
+
+conformance(wsHarness());

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { CliProcess } from '../../src/cli/child.js';
+import { MaildirStore } from '../../src/maildir/maildir-store.js';
+import { openPipe } from '../../src/pipe/open-pipe.js';
+import type { UpdatePipe } from '../../src/pipe/update-pipe.js';
+import { ImapFixture, message, type Client } from '../helpers/imap-fixture.js';
+import { NatsCluster, natsSkip } from '../helpers/nats-server.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const SYSTEM = ['\\Seen', '\\Flagged', '\\Answered', '\\Draft'];
+/** A non-empty flag set that differs from the one before it for the same message. */
+const flagsFor = (round: number): string[] => SYSTEM.filter((_, bit) => ((round % 15) + 1) & (1 << bit));
+
+/**
+ * Two nodes over one Maildir, each with its Unix pipe and a relay into a 3-node JetStream
+ * cluster, plus a redundant second relay on node A. During 5,000 offline edits on node A,
+ * one NATS node is killed and node A's relay is killed and restarted. Clients on node B
+ * must end with exactly what storage says, and never see the same change twice.
+ */
+describe('two nodes under faults: NATS node and relay killed mid-stream', { skip: natsSkip() }, () => {
+  const fx = new ImapFixture();
+  let cluster: NatsCluster;
+  let bus = '';
+  let pipeA = '';
+  let pipeB = '';
+  let portB = 0;
+  let onB: Client;
+  let relayA: CliProcess;
+  let pusher: UpdatePipe;
+  const MESSAGES = 50;
+  const EDITS = 5_000;
+
+  before(async () => {
+    await fx.setup();
+    cluster = await NatsCluster.start(3);
+    await cluster.createStream('UPDATEPIPE_MAIL', ['mail.>']);
+    bus = `nats://${cluster.servers}/mail?mode=jetstream&replicas=3&timeout=10`;
+    pipeA = `unix:${path.join(fx.dir, 'a.sock')}`;
+    pipeB = `unix:${path.join(fx.dir, 'b.sock')}`;
+    const store = new MaildirStore(fx.maildir);
+    await store.ensureUser('alice');
+    for (let i = 0; i < MESSAGES; i++) await store.append('alice', 'INBOX', Buffer.from(message(`m${i}`)));
+    await fx.server(pipeA);
+    portB = await fx.server(pipeB);
+    relayA = await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a`]);
+    await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a-spare`]);
+    await fx.process(['relay', '--from', pipeB, '--to', `${bus}&durable=node-b`]);
+    onB = await fx.client(portB);
+    pusher = await openPipe(pipeA);
+    await sleep(300);
+  });
+  after(async () => {
+    await pusher?.close();
+    await fx.teardown();
+    await cluster?.stop();
+  });
+
+  test('clients on node B end consistent with storage, and no change arrives twice', async () => {
+    const store = new MaildirStore(fx.maildir);
+    onB.events.length = 0;
+    for (let i = 0; i < EDITS; i++) {
+      const uid = (i % MESSAGES) + 1;
+      const now = await store.setFlags('alice', 'INBOX', uid, flagsFor(Math.floor(i / MESSAGES)));
+      await pusher.push({ type: 'flags', user: 'alice', mailbox: 'INBOX', uid, flags: now });
+      if (i === 1500) await cluster.nodes[0]!.kill();
+      if (i === 2500) relayA.child.kill('SIGKILL');
+      if (i === 3500) relayA = await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a`]);
+    }
+    // The truth, read by a fresh session.
+    const truth = new Map<number, string[]>();
+    const fresh = await fx.client(portB);
+    for await (const m of fresh.flow.fetch('1:*', { uid: true, flags: true })) truth.set(m.uid, [...(m.flags ?? [])].sort());
+    assert.equal(truth.size, MESSAGES);
+    // What the IDLE client on node B was told, applied in order.
+    const seen = new Map<number, string[]>();
+    const lastFor = new Map<number, string>();
+    let twice = 0;
+    const settle = async (): Promise<boolean> => {
+      for (const e of onB.events.splice(0)) {
+        if (e.type !== 'flags' || e.uid === undefined) continue;
+        const key = e.flags!.join(' ');
+        if (lastFor.get(e.uid) === key) twice++;
+        lastFor.set(e.uid, key);
+        seen.set(e.uid, e.flags!);
+      }
+      return [...truth].every(([uid, f]) => (seen.get(uid) ?? []).join(' ') === f.join(' '));
+    };
+    const deadline = Date.now() + 45_000;
+    while (!(await settle()) && Date.now() < deadline) await sleep(200);
+    const wrong = [...truth].filter(([uid, f]) => (seen.get(uid) ?? []).join(' ') !== f.join(' '));
+    assert.deepEqual(wrong.slice(0, 5), [], `client on B disagrees with storage for ${wrong.length} messages`);
+    assert.equal((onB.flow.mailbox as { exists: number }).exists, MESSAGES, 'message count matches');
+    assert.equal(twice, 0, 'no change was shown twice');
+  });
+});

@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { CliProcess, runCli } from '../../src/cli/child.js';
+import { decodeWelcome, Kind } from '../../src/pipe/hub-protocol.js';
+import { openPipe } from '../../src/pipe/open-pipe.js';
+import type { UpdatePipe } from '../../src/pipe/update-pipe.js';
+import type { UidSetText, Update } from '../../src/update/update.js';
+import { TokenSet } from '../../pipes/ws/tokens.js';
+import { WsHub } from '../../pipes/ws/ws-hub.js';
+import { flagsUpdate, Recorder } from '../helpers/recorder.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { RawWs, TOKEN } from '../helpers/ws-harness.js';
+import { retainedHeap } from '../helpers/heap.js';
+
+const pipes: UpdatePipe[] = [];
+const hubs: WsHub[] = [];
+let dir = '';
+const open = async (url: string, o: object = {}): Promise<UpdatePipe> => {
+  const p = await openPipe(url, { token: TOKEN, heartbeatMs: 2_000, ...o } as never);
+  pipes.push(p);
+  return p;
+};
+const startHub = async (port = 0, o: object = {}): Promise<{ hub: WsHub; url: string; port: number }> => {
+  const hub = new WsHub('/u', { tokens: new TokenSet([TOKEN, 'rotated-token-abcdefghij']), heartbeatMs: 2_000, ...o });
+  hubs.push(hub);
+  const p = await hub.listen('127.0.0.1', port);
+  return { hub, url: `ws://127.0.0.1:${p}/u`, port: p };
+};
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'up-ws-'));
+});
+after(async () => {
+  await Promise.all(pipes.map((p) => p.close().catch(() => {})));
+  await Promise.all(hubs.map((h) => h.close().catch(() => {})));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function pushMany(p: UpdatePipe, n: number, at?: { i: number; run: () => void }): Promise<void> {
+  const window: Promise<void>[] = [];
+  for (let i = 1; i <= n; i++) {
+    window.push(p.push(flagsUpdate(i)));
+    if (window.length >= 500) await Promise.all(window.splice(0));
+    if (at && i === at.i) at.run();
+  }
+  await Promise.all(window);
+}
+
+test('the hub drops every connection mid-stream of 10,000: each client ends with exactly 10,000, once, in order', async () => {
+  const { hub, url } = await startHub();
+  const l = await open(url);
+  const r = new Recorder();
+  await l.listen(r.handler);
+  const p = await open(url);
+  await pushMany(p, 10_000, { i: 4000, run: () => hub.dropClients() });
+  await waitFor(() => r.updates.length >= 10_000, '10,000 updates', 30_000);
+  await sleep(200);
+  assert.deepEqual(r.updates.map((x) => x.meta.seq), Array.from({ length: 10_000 }, (_, i) => i + 1));
+  assert.equal(r.resyncs.length, 0, 'the ring covered the drop: no resync needed');
+});
+
+test('a restarted hub: clients reconnect, get a resync (the ring is gone), and no duplicates', async () => {
+  const first = await startHub();
+  const l = await open(first.url);
+  const r = new Recorder();
+  await l.listen(r.handler);
+  const p = await open(first.url);
+  for (let i = 1; i <= 100; i++) await p.push(flagsUpdate(i));
+  await waitFor(() => r.updates.length === 100, 'first 100');
+  await first.hub.close();
+  await startHub(first.port);
+  await waitFor(() => r.resyncs.length >= 1, 'resync after the hub came back', 20_000);
+  for (let i = 101; i <= 200; i++) await p.push(flagsUpdate(i));
+  await waitFor(() => r.updates.length >= 200, 'next 100', 20_000);
+  await sleep(200);
+  const seqs = r.updates.map((x) => x.meta.seq);
+  assert.equal(new Set(seqs).size, seqs.length, 'no duplicates');
+  assert.equal(r.resyncs[0]!.meta.reason, 'reconnect');
+});
+
+test('a client that stops reading is cut off; hub memory stays bounded; others are unaffected; it comes back to a resync', async () => {
+  const { hub, url } = await startHub(0, { maxClientBuffer: 256 * 1024, ringFrames: 5000, heartbeatMs: 5_000 });
+  const good = await open(url, { heartbeatMs: 5_000 });
+  const rg = new Recorder();
+  await good.listen(rg.handler);
+  const slow = await RawWs.open(url);
+  slow.hello(true, 'slow');
+  await waitFor(() => slow.count(Kind.Welcome) === 1, 'welcome');
+  const welcome = decodeWelcome(slow.messages[0]!.subarray(1));
+  (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const p = await open(url);
+  let peak = 0;
+  const N = 8_000;
+  // ~1 KB updates, so the stall outgrows the kernel's socket buffers quickly.
+  const big = (i: number): Update => ({ type: 'expunge', user: 'alice', mailbox: 'INBOX', uids: Array.from({ length: 200 }, (_, k) => i * 1000 + k * 2 + 1).join(',') as UidSetText });
+  const window: Promise<void>[] = [];
+  for (let i = 1; i <= N; i++) {
+    window.push(p.push(big(i)));
+    if (window.length >= 500) {
+      await Promise.all(window.splice(0));
+      peak = Math.max(peak, hub.bufferedBytes);
+    }
+  }
+  await Promise.all(window);
+  await waitFor(() => rg.updates.length === N, `the good client got everything (has ${rg.updates.length}, counters ${JSON.stringify(hub.counters)})`, 30_000);
+  assert.ok(hub.counters.cut >= 1, 'the stalled client was cut (a busy good one may be too: it resumes from the ring)');
+  assert.ok(peak < 2 * 1024 * 1024, `hub buffers stayed bounded (peak ${peak} bytes)`);
+  assert.equal(rg.resyncs.length, 0);
+  // It comes back where it stopped, but the ring has moved on: resync.
+  const back = await RawWs.open(url);
+  back.ws.send(Buffer.concat([Buffer.from([Kind.Hello]), (await import('../../src/envelope/codec.js')).packValue({ v: 1, origin: 'slow', listen: true, epoch: welcome.epoch, last: welcome.first })]));
+  await waitFor(() => back.count(Kind.Welcome) === 1, 'welcome again');
+  assert.equal(decodeWelcome(back.messages[0]!.subarray(1)).resync, true);
+  await back.close();
+  slow.ws.terminate();
+});
+
+test('auth: no token, wrong token, token in the query string are refused before any WebSocket; rotation works', async () => {
+  const { url } = await startHub();
+  await assert.rejects(RawWs.open(url, null), /HTTP 401/);
+  await assert.rejects(RawWs.open(url, 'wrong-token-0123456789'), /HTTP 401/);
+  await assert.rejects(RawWs.open(`${url}?token=${TOKEN}`), /HTTP 400/);
+  await assert.rejects(RawWs.open(url.replace('/u', '/other')), /HTTP 404/);
+  const rotated = await RawWs.open(url, 'rotated-token-abcdefghij');
+  await rotated.close();
+  const cli = await runCli(['push', '--pipe', url, '{"type":"resync","user":"a"}'], { env: { ...process.env, UPDATEPIPE_TOKEN: 'wrong-token-0123456789' } });
+  assert.equal(cli.code, 5, cli.stderr);
+  assert.doesNotMatch(cli.stderr, /wrong-token/, 'the token is never printed');
+  const inUrl = await runCli(['push', '--pipe', `${url}?token=x`, '{"type":"resync","user":"a"}']);
+  assert.equal(inUrl.code, 2);
+  const down = await runCli(['push', '--pipe', 'ws://127.0.0.1:1/u', '{"type":"resync","user":"a"}'], { env: { ...process.env, UPDATEPIPE_TOKEN: TOKEN } });
+  assert.equal(down.code, 4, down.stderr);
+});
+
+test('1,000 connections opened and dropped: the hub keeps serving with bounded memory', async () => {
+  const { hub, url } = await startHub();
+  const l = await open(url);
+  const r = new Recorder();
+  await l.listen(r.handler);
+  const before = retainedHeap();
+  for (let round = 0; round < 10; round++) {
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, k) => {
+        try {
+          const c = await RawWs.open(url, k % 3 === 0 ? null : TOKEN);
+          if (k % 2 === 0) c.hello(false, `burst${k}`);
+          c.ws.terminate();
+        } catch {
+          /* refused: fine */
+        }
+      }),
+    );
+  }
+  await waitFor(() => hub.clientCount === 1, 'only the real client left');
+  const p = await open(url);
+  await p.push(flagsUpdate(1));
+  await waitFor(() => r.updates.length === 1, 'still serving');
+  const growth = retainedHeap() - before;
+  // Measured after a full GC: garbage from 1,000 short-lived sockets is not retention.
+  assert.ok(growth < 20 * 1024 * 1024, `no large retained growth (${(growth / 1048576).toFixed(1)} MiB)`);
+});
+
+test('wss:// with a private CA, via the CLI: hub, listen and push', async () => {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const tokenFile = path.join(dir, 'tokens');
+  await writeFile(tokenFile, `# rotate by adding a line\n${TOKEN}\n`, { mode: 0o600 });
+  const hub = new CliProcess(['hub', '--listen', 'wss://127.0.0.1:0/u', '--token-file', tokenFile, '--cert', cert, '--key', key]);
+  try {
+    await hub.waitStderr('ready');
+    const url = /(wss:\/\/\S+)/.exec(hub.stderr)![1]!;
+    const env = { ...process.env, UPDATEPIPE_CA_FILE: cert };
+    const l = new CliProcess(['listen', '--pipe', url, '--token-file', tokenFile, '--json'], env);
+    await l.waitStderr('ready');
+    const r = await runCli(['push', '--pipe', url, '--token-file', tokenFile, '{"type":"expunge","user":"alice","mailbox":"INBOX","uids":"7"}'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(await l.waitLine((x) => x.includes('expunge'))).uids, '7');
+    await l.kill();
+    assert.doesNotMatch(hub.stderr + (await readFile(tokenFile, 'utf8')).slice(0, 0), new RegExp(TOKEN), 'the token is not logged');
+  } finally {
+    await hub.kill();
+  }
+  const noAuth = await runCli(['hub', '--listen', 'ws://127.0.0.1:0/u'], { env: { ...process.env, UPDATEPIPE_TOKEN: '' } });
+  assert.equal(noAuth.code, 2, 'a hub without tokens needs --insecure-no-auth');
+  assert.match(noAuth.stderr, /--insecure-no-auth/);
+});
+
+test('heartbeats: a peer that stops answering pings is terminated', async () => {
+  const { hub, url } = await startHub(0, { heartbeatMs: 200 });
+  const mute = await RawWs.open(url);
+  mute.hello(true, 'mute');
+  await waitFor(() => hub.clientCount === 1, 'connected');
+  (mute.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // no pongs from now on
+  await waitFor(() => hub.clientCount === 0, 'the mute peer terminated', 5_000);
+  mute.ws.terminate();
+});
+
+test('the hub drops only clients that never say HELLO', async () => {
+  const { hub, url } = await startHub(0, { helloTimeoutMs: 150 });
+  const l = await open(url);
+  const r = new Recorder();
+  await l.listen(r.handler);
+  const silent = await RawWs.open(url);
+  await sleep(500);
+  assert.equal(hub.counters.rejected, 1);
+  assert.equal(silent.closed, true);
+  const p = await open(url);
+  await p.push(flagsUpdate(1));
+  await waitFor(() => r.updates.length === 1, 'the listener is still connected');
+  assert.equal(hub.clientCount, 2);
+});
