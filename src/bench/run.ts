@@ -1,150 +1,177 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { natsBackend, redisBackend, unixBackend, wsBackend, type Backend } from './backends.js';
+import { renderChart, type ChartPoint } from './chart.js';
+import { editToIdle } from './edit-to-idle.js';
+import type { BenchResult } from './result.js';
+import { flood, latency, throughput } from './scenarios.js';
+import { startNats, startRedis, type Service } from './services.js';
+import { startup } from './startup.js';
+import { summarize } from './stats.js';
 
-/** One figure: a value beside the baseline it is compared with, measured in the same run. */
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: { name: string; value: number };
-  ratio?: number;
-  /** true when higher is better (throughput), false for times. */
-  higherIsBetter: boolean;
-}
-
-const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function worker(role: string, socket: string, n: number, env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; next: () => Promise<Record<string, number | boolean>> } {
-  const child = spawn(process.execPath, [WORKER, role, socket, String(n)], { stdio: ['pipe', 'pipe', 'inherit'], env });
-  const queue: Record<string, number | boolean>[] = [];
-  const waiters: ((v: Record<string, number | boolean>) => void)[] = [];
-  let carry = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    const lines = (carry + d).split('\n');
-    carry = lines.pop()!;
-    for (const l of lines) {
-      const v = JSON.parse(l) as Record<string, number | boolean>;
-      const w = waiters.shift();
-      if (w) w(v);
-      else queue.push(v);
-    }
-  });
-  const next = (): Promise<Record<string, number | boolean>> =>
-    queue.length ? Promise.resolve(queue.shift()!) : new Promise((r, j) => {
-      waiters.push(r);
-      child.once('exit', (code) => code && j(new Error(`bench worker ${role} exited ${code}`)));
-    });
-  return { child, next };
-}
-
-/** Updates/s from a pusher process to a listener process over one Unix socket path. */
-async function throughput(listenRole: string, pushRole: string, n: number): Promise<number> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'up-bench-'));
-  const socket = path.join(dir, 's.sock');
-  try {
-    const l = worker(listenRole, socket, n);
-    await l.next();
-    const p = worker(pushRole, socket, n);
-    await p.next();
-    p.child.stdin!.write('go\n');
-    const start = (await p.next())['at'] as number;
-    const end = (await l.next())['at'] as number;
-    p.child.kill();
-    return Math.round((n / (end - start)) * 1000);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-async function latency(rate: number, seconds: number): Promise<{ p50: number; p99: number; p999: number }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'up-bench-'));
-  const socket = path.join(dir, 's.sock');
-  const n = rate * seconds;
-  try {
-    const l = worker('latency-listen', socket, n);
-    await l.next();
-    const p = worker('latency-push', socket, n, { ...process.env, BENCH_RATE: String(rate) });
-    await p.next();
-    p.child.stdin!.write('go\n');
-    const r = await l.next();
-    p.child.kill();
-    return { p50: r['p50'] as number, p99: r['p99'] as number, p999: r['p999'] as number };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function timeCommand(args: string[], runs: number): number {
-  const samples: number[] = [];
-  for (let i = 0; i < runs + 2; i++) {
-    const t = performance.now();
-    spawnSync(process.execPath, args, { stdio: 'ignore' });
-    if (i >= 2) samples.push(performance.now() - t); // two warm-up runs
-  }
-  return median(samples);
-}
-
-async function startup(runs: number): Promise<{ push: number; bare: number }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'up-bench-'));
-  const url = `unix:${path.join(dir, 's.sock')}`;
-  const listener = spawn(process.execPath, [CLI, 'listen', '--pipe', url], { stdio: ['ignore', 'ignore', 'pipe'] });
-  try {
-    await new Promise<void>((r) => listener.stderr!.on('data', (d: Buffer) => d.toString().includes('ready') && r()));
-    return { push: timeCommand([CLI, 'push', '--pipe', url, '{"type":"resync","user":"bench"}'], runs), bare: timeCommand(['-e', '0'], runs) };
-  } finally {
-    listener.kill();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+export type { BenchResult } from './result.js';
+export { formatTable } from './result.js';
 
 export interface BenchOptions {
-  quick: boolean;
+  /** quick: the < 3 minute run; smoke: tiny sizes, for tests that every scenario runs. */
+  size: 'full' | 'quick' | 'smoke';
   json?: string;
   progress: (line: string) => void;
 }
 
-/** Runs every scenario this build measures; each figure sits beside its baseline. */
+const SIZES = {
+  full: { n: 200_000, nJs: 50_000, rounds: 3, lat1k: 5, lat10k: 3, flood: 10, startupRuns: 15, e2eRuns: 20 },
+  quick: { n: 50_000, nJs: 20_000, rounds: 1, lat1k: 2, lat10k: 1, flood: 10, startupRuns: 5, e2eRuns: 5 },
+  smoke: { n: 2_000, nJs: 1_000, rounds: 1, lat1k: 0.5, lat10k: 0.2, flood: 2, startupRuns: 1, e2eRuns: 1 },
+};
+
+/** Backends held to the SPEC §8 ratio and latency goals (JetStream is reported beside them). */
+const GOAL_BACKENDS = new Set(['unix', 'nats core', 'ws']);
+const MiB = 1024 * 1024;
+const DOVECOT_MS = 515;
+
+export function machine(): string {
+  return `node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length}× ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 1024 ** 3)} GiB`;
+}
+
+/** Runs every scenario; every figure sits beside a baseline measured in this same run. */
 export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
-  const n = o.quick ? 50_000 : 200_000;
-  const rounds = o.quick ? 1 : 3;
+  const z = SIZES[o.size];
   const results: BenchResult[] = [];
-  const med = async (label: string, f: () => Promise<number>): Promise<number> => {
+  const services: Service[] = [];
+  const failed = (name: string, unit: string, err: unknown): void => {
+    o.progress(`${name}: FAILED (${(err as Error).message})`);
+    results.push({ name, value: NaN, unit, error: (err as Error).message });
+  };
+  const rounds = async (label: string, f: () => Promise<number>): Promise<ReturnType<typeof summarize>> => {
     const xs: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      o.progress(`${label} (round ${i + 1}/${rounds})`);
+    for (let i = 0; i < z.rounds; i++) {
+      o.progress(`${label}${z.rounds > 1 ? ` (round ${i + 1}/${z.rounds})` : ''}`);
       xs.push(await f());
     }
-    return median(xs);
+    return summarize(xs);
   };
-  const raw = await med(`unix raw, one write per update, ${n}`, () => throughput('raw-listen', 'raw-push', n));
-  const batched = await med(`unix raw, hand-batched writes, ${n}`, () => throughput('raw-listen', 'raw-push-batched', n));
-  const pipe = await med(`unix pipe, ${n}`, () => throughput('pipe-listen', 'pipe-push', n));
-  results.push({ name: 'unix pipe throughput vs raw (one write per update)', value: pipe, unit: 'updates/s', baseline: { name: 'raw unix, one write per update', value: raw }, ratio: pipe / raw, higherIsBetter: true });
-  results.push({ name: 'unix pipe throughput vs raw (hand-batched)', value: pipe, unit: 'updates/s', baseline: { name: 'raw unix, hand-batched', value: batched }, ratio: pipe / batched, higherIsBetter: true });
-  o.progress('latency at 1,000 updates/s');
-  const lat = await latency(1000, o.quick ? 2 : 5);
-  results.push({ name: 'unix push→handler latency p50 at 1k/s', value: lat.p50, unit: 'ms', higherIsBetter: false });
-  results.push({ name: 'unix push→handler latency p99 at 1k/s', value: lat.p99, unit: 'ms', baseline: { name: 'goal', value: 1 }, ratio: lat.p99 / 1, higherIsBetter: false });
-  results.push({ name: 'unix push→handler latency p99.9 at 1k/s', value: lat.p999, unit: 'ms', higherIsBetter: false });
-  o.progress('CLI start-up');
-  const st = await startup(o.quick ? 5 : 15);
-  results.push({ name: 'updatepipe push start-up vs node -e 0', value: st.push, unit: 'ms', baseline: { name: 'node -e 0', value: st.bare }, ratio: st.push / st.bare, higherIsBetter: false });
-  if (o.json) await writeFile(o.json, JSON.stringify(results.map(({ higherIsBetter: _h, ...r }) => r), null, 2) + '\n');
+  const spread = (s: ReturnType<typeof summarize>): Pick<BenchResult, 'spread' | 'rounds'> => (s.rounds > 1 ? { spread: [s.min, s.max], rounds: s.rounds } : {});
+
+  try {
+    const nats = await startNats();
+    const redis = await startRedis();
+    for (const s of [nats, redis]) if (s) services.push(s);
+    if (!nats) o.progress('nats-server not found: NATS scenarios skipped (apt-get install nats-server)');
+    if (!redis) o.progress('redis-server not found: the Redis+JSON baseline is skipped (apt-get install redis-server)');
+    const backends: Backend[] = [unixBackend, ...(nats ? [natsBackend(nats, 'nats'), natsBackend(nats, 'jetstream')] : []), wsBackend];
+
+    // Throughput: the pipe beside raw one-write and hand-batched baselines, 1 → 1 and 1 → 4.
+    const redisRate = new Map<number, number>();
+    for (const listeners of [1, 4]) {
+      if (redis) {
+        const name = `redis+JSON notifier throughput 1→${listeners}`;
+        try {
+          const s = await rounds(`${name}, ${z.n}`, () => throughput(redisBackend(redis), 'raw', listeners, z.n));
+          redisRate.set(listeners, s.median);
+          results.push({ name, value: s.median, unit: 'updates/s', ...spread(s), ...(listeners === 1 ? { chart: { panel: 'throughput' as const, backend: 'redis', series: 'redis+JSON' } } : {}) });
+        } catch (err) {
+          failed(name, 'updates/s', err);
+        }
+      }
+      for (const b of backends) {
+        const n = b.transport === 'jetstream' ? z.nJs : z.n;
+        const name = `${b.label} pipe throughput 1→${listeners}`;
+        try {
+          const raw = await rounds(`${b.label} raw, one write per update, 1→${listeners}, ${n}`, () => throughput(b, 'raw', listeners, n));
+          const batched = await rounds(`${b.label} raw, hand-batched, 1→${listeners}, ${n}`, () => throughput(b, 'raw-batched', listeners, n));
+          const pipe = await rounds(`${b.label} pipe, 1→${listeners}, ${n}`, () => throughput(b, 'pipe', listeners, n));
+          const goals = GOAL_BACKENDS.has(b.label);
+          const ch = (series: string): Pick<BenchResult, 'chart'> => (listeners === 1 ? { chart: { panel: 'throughput', backend: b.label, series } } : {});
+          results.push({ name: `${name} vs raw (one write per update)`, value: pipe.median, unit: 'updates/s', ...spread(pipe), baseline: { name: `raw ${b.label}, one write per update`, value: raw.median }, ratio: pipe.median / raw.median, ...(goals ? { goal: { text: '≥ 1.0×', met: pipe.median >= raw.median } } : {}), ...ch('pipe') });
+          results.push({ name: `${name} vs raw (hand-batched)`, value: pipe.median, unit: 'updates/s', ...spread(pipe), baseline: { name: `raw ${b.label}, hand-batched`, value: batched.median }, ratio: pipe.median / batched.median, ...(goals ? { goal: { text: '≥ 0.8×', met: pipe.median >= 0.8 * batched.median } } : {}) });
+          if (listeners === 1) {
+            results.push({ name: `raw ${b.label} throughput 1→1, one write per update`, value: raw.median, unit: 'updates/s', ...spread(raw), chart: { panel: 'throughput', backend: b.label, series: 'raw, one write per update' } });
+            results.push({ name: `raw ${b.label} throughput 1→1, hand-batched`, value: batched.median, unit: 'updates/s', ...spread(batched), chart: { panel: 'throughput', backend: b.label, series: 'raw, hand-batched' } });
+          }
+          const r = redisRate.get(listeners);
+          if (r) results.push({ name: `${name} vs Redis+JSON`, value: pipe.median, unit: 'updates/s', baseline: { name: 'redis pub/sub + JSON', value: r }, ratio: pipe.median / r, ...(b.label === 'unix' ? { goal: { text: '≥ 3×', met: pipe.median >= 3 * r } } : {}) });
+        } catch (err) {
+          failed(name, 'updates/s', err);
+        }
+      }
+    }
+
+    // Latency at fixed rates.
+    for (const b of backends) {
+      for (const [rate, seconds] of [[1000, z.lat1k], [10_000, z.lat10k]] as const) {
+        const tag = `${rate / 1000}k/s`;
+        const name = `${b.label} push→handler latency at ${tag}`;
+        try {
+          o.progress(`${name}, ${seconds} s`);
+          const l = await latency(b, rate, seconds);
+          const held = GOAL_BACKENDS.has(b.label) && rate === 1000;
+          results.push({ name: `${name} p50`, value: l.p50, unit: 'ms', chart: { panel: 'latency', backend: b.label, series: `p50 at ${tag}` } });
+          results.push({ name: `${name} p99`, value: l.p99, unit: 'ms', ...(held ? { baseline: { name: 'goal', value: 1 }, ratio: l.p99, goal: { text: '< 1 ms', met: l.p99 < 1 } } : {}), chart: { panel: 'latency', backend: b.label, series: `p99 at ${tag}` } });
+          results.push({ name: `${name} p99.9`, value: l.p999, unit: 'ms' });
+        } catch (err) {
+          failed(name, 'ms', err);
+        }
+      }
+    }
+
+    // Memory under a flood, with one consumer stalled.
+    for (const b of [unixBackend, wsBackend]) {
+      const name = `${b.label} flood ${z.flood} s with a stalled consumer`;
+      try {
+        o.progress(name);
+        const f = await flood(b, z.flood);
+        if (!f) {
+          o.progress(`${name}: no /proc here, memory not measured`);
+          continue;
+        }
+        const relay = b.transport === 'unix' ? 'socket-owning listener' : 'hub';
+        const bounded = f.relayPeak < f.relayIdle + 256 * MiB && f.listenerPeak < f.listenerIdle + 256 * MiB;
+        const coped = f.stalledResyncs > 0 || f.stalledGot === f.pushed;
+        results.push({ name: `${b.label} ${relay} peak RSS under a ${z.flood} s flood`, value: f.relayPeak / MiB, unit: 'MiB', baseline: { name: 'idle RSS', value: f.relayIdle / MiB }, ratio: f.relayPeak / f.relayIdle, goal: { text: 'bounded', met: bounded } });
+        results.push({ name: `${b.label} listener peak RSS under a ${z.flood} s flood`, value: f.listenerPeak / MiB, unit: 'MiB', baseline: { name: 'idle RSS', value: f.listenerIdle / MiB }, ratio: f.listenerPeak / f.listenerIdle, goal: { text: 'bounded', met: bounded } });
+        results.push({ name: `${b.label} flood: updates a keeping-up listener got`, value: f.listenerGot, unit: 'updates', baseline: { name: 'pushed', value: f.pushed }, ratio: f.listenerGot / f.pushed, goal: { text: 'all', met: f.listenerGot === f.pushed } });
+        results.push({ name: `${b.label} flood: resyncs the stalled listener got`, value: f.stalledResyncs, unit: 'resyncs', baseline: { name: `updates it got of ${f.pushed}`, value: f.stalledGot }, goal: { text: 'resync or all', met: coped } });
+      } catch (err) {
+        failed(name, 'MiB', err);
+      }
+    }
+
+    // CLI start-up.
+    try {
+      o.progress('CLI start-up: updatepipe push vs node -e 0');
+      const st = await startup(z.startupRuns);
+      results.push({ name: 'updatepipe push start-up vs node -e 0', value: st.push, unit: 'ms', baseline: { name: 'node -e 0', value: st.bare }, ratio: st.push / st.bare, goal: { text: '≤ 1.5×', met: st.push <= 1.5 * st.bare } });
+    } catch (err) {
+      failed('updatepipe push start-up vs node -e 0', 'ms', err);
+    }
+
+    // Offline edit → IDLE client.
+    const e2eName = 'offline mail add → imapflow IDLE exists (median)';
+    try {
+      o.progress(`end to end: ${e2eName}, ${z.e2eRuns} runs`);
+      const e = await editToIdle(z.e2eRuns);
+      if (!e) o.progress('imapflow is not installed (dev dependency): end-to-end scenario skipped');
+      else results.push({ name: e2eName, value: e.median, unit: 'ms', ...(z.e2eRuns > 1 ? { spread: [e.min, e.max] as [number, number], rounds: z.e2eRuns } : {}), baseline: { name: "Dovecot doveadm → IDLE (SPEC §8)", value: DOVECOT_MS }, ratio: e.median / DOVECOT_MS, goal: { text: '≤ 0.2× (5× faster)', met: e.median * 5 <= DOVECOT_MS } });
+    } catch (err) {
+      failed(e2eName, 'ms', err);
+    }
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+  }
+
+  if (o.json) {
+    const { toJson } = await import('./result.js');
+    await writeFile(o.json, JSON.stringify({ machine: machine(), size: o.size, date: new Date().toISOString(), results: toJson(results) }, null, 2) + '\n');
+    const svg = o.json.replace(/\.json$/i, '') + '.svg';
+    await writeFile(svg, chartOf(results));
+    o.progress(`wrote ${o.json} and ${svg}`);
+  }
   return results;
 }
 
-export function formatTable(results: BenchResult[]): string {
-  const rows = results.map((r) => [
-    r.name,
-    `${r.value >= 100 ? Math.round(r.value).toLocaleString('en') : r.value.toFixed(3)} ${r.unit}`,
-    r.baseline ? `${r.baseline.value >= 100 ? Math.round(r.baseline.value).toLocaleString('en') : r.baseline.value.toFixed(3)} (${r.baseline.name})` : '',
-    r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : '',
-  ]);
-  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), 6));
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n');
+function chartOf(results: BenchResult[]): string {
+  const points = (panel: 'throughput' | 'latency'): ChartPoint[] =>
+    results.filter((r) => r.chart?.panel === panel && !r.error).map((r) => ({ backend: r.chart!.backend, series: r.chart!.series, value: r.value }));
+  return renderChart({ throughput: points('throughput'), latency: points('latency'), caption: `${machine()}, ${new Date().toISOString().slice(0, 10)}` });
 }

@@ -1,123 +1,110 @@
 /**
- * One side of a throughput measurement, in its own process (the orchestrator forks it).
- * Prints JSON lines: {"ready":true} once set up, then {"at": ms} (start of sending, or
- * arrival of the last of `n` updates), in `performance.timeOrigin` time.
+ * One side of a measurement, in its own process (the orchestrator forks it with a
+ * WorkerSpec as JSON). Talks JSON lines on stdout: {"ready":true} once set up, then
+ * {"at": ms} (start of sending, or arrival of the last expected update), or latency
+ * percentiles, or flood counts; times are `performance.timeOrigin` based, comparable
+ * across processes. Reads "go" / "report" lines on stdin.
  */
-import net from 'node:net';
-import { decodeEnvelope, encodeEnvelope, unpackValue } from '../envelope/codec.js';
-import { encodeFrame, FrameDecoder } from '../envelope/frame.js';
+import { createInterface } from 'node:readline';
 import { openPipe } from '../pipe/open-pipe.js';
 import type { Update } from '../update/update.js';
+import * as rawNats from './raw/nats.js';
+import * as rawRedis from './raw/redis.js';
+import * as rawUnix from './raw/unix.js';
+import * as rawWs from './raw/ws.js';
+import { benchUpdate, type WorkerSpec } from './spec.js';
 
-const [role, socket, nText] = process.argv.slice(2) as [string, string, string];
-const n = Number(nText);
+const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
 const now = (): number => performance.timeOrigin + performance.now();
 const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
-export const benchUpdate = (i: number): Update => ({ type: 'flags', user: 'alice@example.org', mailbox: 'INBOX', uid: (i % 100_000) + 1, flags: ['\\Seen', '\\Flagged'] });
-const rawFrame = (i: number): Buffer => encodeFrame(3, encodeEnvelope({ v: 1, origin: 'raw', seq: i + 1, ts: Date.now(), update: benchUpdate(i) }));
-const waitGo = (): Promise<void> => new Promise((r) => process.stdin.once('data', () => r()));
+const commands = createInterface({ input: process.stdin });
+commands.on('close', () => process.exit(0)); // the orchestrator is gone: never linger
+const next = (word: string): Promise<void> => new Promise((r) => commands.on('line', (l) => l.trim() === word && r()));
+const raw = { unix: rawUnix, nats: rawNats, jetstream: rawNats, ws: rawWs, redis: rawRedis }[spec.transport];
+const pipeOptions = spec.token ? ({ token: spec.token } as object) : {};
 
-switch (role) {
-  case 'raw-listen': {
-    // Baseline receiver: frames decoded (plain msgpack), no validation, no dedup.
-    let got = 0;
-    const server = net.createServer((s) => {
-      const d = new FrameDecoder(1 << 20);
-      s.on('data', (c: Buffer) =>
-        d.push(c, (_k, body) => {
-          unpackValue(body);
-          if (++got === n) {
-            say({ at: now() });
-            process.exit(0);
-          }
-        }),
-      );
-    });
-    server.listen(socket, () => say({ ready: true }));
-    break;
-  }
-  case 'raw-push':
-  case 'raw-push-batched': {
-    const s = net.connect(socket, async () => {
-      say({ ready: true });
-      await waitGo();
-      say({ at: now() });
-      if (role === 'raw-push') {
-        for (let i = 0; i < n; i++) if (!s.write(rawFrame(i))) await new Promise((r) => s.once('drain', r));
-      } else {
-        for (let i = 0; i < n; i += 512) {
-          const batch: Buffer[] = [];
-          for (let k = i; k < Math.min(n, i + 512); k++) batch.push(rawFrame(k));
-          if (!s.write(Buffer.concat(batch))) await new Promise((r) => s.once('drain', r));
-        }
-      }
-      s.end();
-    });
-    break;
-  }
-  case 'pipe-listen': {
-    let got = 0;
-    const pipe = await openPipe(`unix:${socket}`);
-    await pipe.listen(() => {
-      if (++got === n) {
-        say({ at: now() });
-        process.exit(0);
-      }
-    });
-    say({ ready: true });
-    break;
-  }
-  case 'pipe-push': {
-    const pipe = await openPipe(`unix:${socket}`);
-    await pipe.initPush();
-    say({ ready: true });
-    await waitGo();
-    say({ at: now() });
-    const window: Promise<void>[] = [];
-    for (let i = 0; i < n; i++) {
-      window.push(pipe.push(benchUpdate(i)));
-      if (window.length >= 8192) await Promise.all(window.splice(0));
-    }
-    await Promise.all(window);
-    await pipe.close();
-    break;
-  }
-  case 'latency-push': {
-    // A steady rate; each update carries its push time in µs (in modseq) for µs resolution.
-    const rate = Number(process.env['BENCH_RATE'] ?? 1000);
-    const pipe = await openPipe(`unix:${socket}`);
-    await pipe.initPush();
-    say({ ready: true });
-    await waitGo();
-    const t0 = now();
-    for (let i = 0; i < n; i++) {
-      const due = t0 + (i * 1000) / rate;
-      const wait = due - now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait - 1));
-      else await new Promise((r) => setImmediate(r)); // let the last push go out
-      while (now() < due) {
-        /* spin the last stretch for an even rate */
-      }
-      pipe.push({ ...(benchUpdate(i) as object), modseq: Math.round(now() * 1000) } as Update).catch(() => {});
-    }
-    await pipe.close().catch(() => {});
-    break;
-  }
-  case 'latency-listen': {
-    const lat: number[] = [];
-    const pipe = await openPipe(`unix:${socket}`);
+async function listen(): Promise<void> {
+  let got = 0;
+  let resyncs = 0;
+  const lat: number[] = [];
+  const arrived = (k: number): void => {
+    got += k;
+    if (got === spec.n && !spec.rate) say({ at: now(), got });
+  };
+  if (spec.kind === 'pipe') {
+    const pipe = await openPipe(spec.target, pipeOptions);
     await pipe.listen((u) => {
-      lat.push(now() - ((u as { modseq?: number }).modseq ?? 0) / 1000);
-      if (lat.length === n) {
+      if (u.type === 'resync') return void resyncs++;
+      // Latency runs carry the push time in µs in modseq (envelope ts has only ms).
+      if (spec.rate) lat.push(now() - ((u as { modseq?: number }).modseq ?? 0) / 1000);
+      arrived(1);
+      if (spec.rate && lat.length === spec.n) {
+        lat.splice(0, Math.floor(lat.length / 5)); // the first fifth warms up the JIT and the sockets
         lat.sort((a, b) => a - b);
-        say({ p50: lat[Math.floor(n * 0.5)], p99: lat[Math.floor(n * 0.99)], p999: lat[Math.min(n - 1, Math.floor(n * 0.999))] });
-        process.exit(0);
+        const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!;
+        say({ p50: q(0.5), p99: q(0.99), p999: q(0.999) });
       }
     });
-    say({ ready: true });
-    break;
-  }
-  default:
-    void decodeEnvelope;
-    throw new Error(`unknown bench role ${role}`);
+  } else await raw.listen(spec, arrived);
+  say({ ready: true });
+  await next('report');
+  say({ got, resyncs });
+  process.exit(0);
 }
+
+/** As fast as the pipe accepts, with a rolling window of unresolved pushes. */
+async function pushAll(push: (i: number) => Promise<void>, until: (i: number) => boolean): Promise<number> {
+  const window: Promise<void>[] = [];
+  let i = 0;
+  for (; until(i); i++) {
+    window.push(push(i));
+    if (window.length >= 8192) await Promise.all(window.splice(0));
+  }
+  await Promise.all(window);
+  return i;
+}
+
+/**
+ * A steady rate; each update stamped with its push time in µs. No busy-waiting (a spinning
+ * pusher would steal the listener's core): timers wake us and we push whatever is due.
+ */
+async function pushAtRate(push: (u: Update) => Promise<void>, rate: number, n: number): Promise<void> {
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / rate - now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    push({ ...benchUpdate(i), modseq: Math.round(now() * 1000) } as Update).catch(() => {});
+  }
+}
+
+async function pushSide(): Promise<void> {
+  if (spec.kind !== 'pipe') {
+    const go = await raw.push(spec);
+    say({ ready: true });
+    await next('go');
+    say({ at: now() });
+    await go();
+    say({ done: now() });
+    process.exit(0);
+  }
+  const pipe = await openPipe(spec.target, pipeOptions);
+  await pipe.initPush();
+  say({ ready: true });
+  await next('go');
+  say({ at: now() });
+  let pushed = spec.n;
+  if (spec.rate) await pushAtRate((u) => pipe.push(u), spec.rate, spec.n);
+  else if (spec.seconds) {
+    const end = now() + spec.seconds * 1000;
+    pushed = await pushAll((i) => pipe.push(benchUpdate(i)), (i) => i % 1024 !== 0 || now() < end);
+  } else await pushAll((i) => pipe.push(benchUpdate(i)), (i) => i < spec.n);
+  await pipe.close().catch(() => {});
+  say({ done: now(), pushed });
+  process.exit(0);
+}
+
+if (spec.side === 'relay') {
+  await rawWs.relay(spec);
+  say({ ready: true });
+} else if (spec.side === 'listen') await listen();
+else await pushSide();

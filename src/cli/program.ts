@@ -218,10 +218,11 @@ program
 
 program
   .command('bench')
-  .description('throughput, latency and start-up of the Unix pipe vs raw baselines measured in the same run')
-  .option('--json <file>', 'also write the figures as JSON (name, value, unit, baseline, ratio)')
-  .option('--quick', 'fewer updates and rounds', false)
-  .action(async (o: { json?: string; quick: boolean }) => {
+  .description('throughput, latency, memory, start-up and edit→IDLE of every backend, each beside baselines measured in the same run (starts its own nats-server and redis-server when installed)')
+  .option('--json <file>', 'also write the figures as JSON (name, value, unit, baseline, ratio, goal) and a chart beside it (FILE.svg)')
+  .option('--quick', 'fewer updates and rounds: under 3 minutes', false)
+  .option('--smoke', 'tiny sizes: checks every scenario runs, figures mean nothing', false)
+  .action(async (o: { json?: string; quick: boolean; smoke: boolean }) => {
     const { benchCommand } = await import('./commands/bench.js');
     await benchCommand(o);
   });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CliProcess, runCli } from '../../src/cli/child.js';
+import { findBinary } from '../../src/bench/services.js';
 import { sleep } from '../helpers/wait.js';
 
 let dir = '';
@@ -161,16 +162,30 @@ test('hub --listen unix:…: a standalone socket owner that relays between pushe
   assert.equal(alone.code, 0, 'the hub itself keeps the socket: a push is accepted');
 });
 
-test('bench --quick writes every scenario as JSON, each beside its baseline', async () => {
+test('bench --smoke runs every scenario and writes JSON and a chart, each figure beside its baseline', async () => {
   const file = path.join(dir, 'bench.json');
-  const r = await runCli(['bench', '--quick', '--json', file], { timeoutMs: 120_000 });
+  const r = await runCli(['bench', '--smoke', '--json', file], { timeoutMs: 300_000 });
   assert.equal(r.code, 0, r.stderr);
-  const rows = JSON.parse(await readFile(file, 'utf8')) as { name: string; value: number; unit: string; baseline?: { value: number }; ratio?: number }[];
-  const names = rows.map((x) => x.name).join(' | ');
-  for (const want of [/throughput vs raw \(one write/, /throughput vs raw \(hand-batched/, /latency p99 at 1k/, /start-up vs node -e 0/]) assert.match(names, want);
-  for (const row of rows) {
-    assert.ok(Number.isFinite(row.value) && row.value > 0, `${row.name}: ${row.value}`);
-    if (row.baseline) assert.ok(Number.isFinite(row.ratio) && row.baseline.value > 0, row.name);
+  const out = JSON.parse(await readFile(file, 'utf8')) as { machine: string; results: { name: string; value: number; unit: string; baseline?: { value: number }; ratio?: number; error?: string }[] };
+  assert.match(out.machine, /node v\d+/);
+  const names = out.results.map((x) => x.name).join(' | ');
+  const backends = ['unix', 'ws', ...(findBinary('nats-server') ? ['nats core', 'jetstream'] : [])];
+  for (const b of backends) {
+    for (const l of [1, 4]) {
+      assert.ok(names.includes(`${b} pipe throughput 1→${l} vs raw (one write per update)`), `${b} 1→${l} naive`);
+      assert.ok(names.includes(`${b} pipe throughput 1→${l} vs raw (hand-batched)`), `${b} 1→${l} batched`);
+    }
+    for (const rate of ['1k/s', '10k/s']) for (const p of ['p50', 'p99', 'p99.9']) assert.ok(names.includes(`${b} push→handler latency at ${rate} ${p}`), `${b} ${rate} ${p}`);
   }
+  if (findBinary('redis-server')) assert.match(names, /redis\+JSON notifier throughput 1→1/);
+  for (const want of [/unix socket-owning listener peak RSS/, /ws hub peak RSS/, /stalled listener/, /start-up vs node -e 0/, /mail add → imapflow IDLE exists/]) assert.match(names, want);
+  for (const row of out.results) {
+    assert.equal(row.error, undefined, row.name);
+    assert.ok(Number.isFinite(row.value) && row.value >= 0, `${row.name}: ${row.value}`);
+    if (row.baseline) assert.ok(Number.isFinite(row.ratio) && row.baseline.value >= 0, row.name);
+  }
+  const svg = await readFile(path.join(dir, 'bench.svg'), 'utf8');
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /Throughput/);
   assert.match(r.stdout, /updates\/s/);
 });

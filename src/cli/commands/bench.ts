@@ -1,7 +1,10 @@
-import { formatTable, runBench } from '../../bench/run.js';
+import { formatTable, machine, runBench } from '../../bench/run.js';
 
-export async function benchCommand(o: { json?: string; quick: boolean }): Promise<void> {
-  const results = await runBench({ quick: o.quick, ...(o.json ? { json: o.json } : {}), progress: (l) => void process.stderr.write(`bench: ${l}…\n`) });
+export async function benchCommand(o: { json?: string; quick: boolean; smoke: boolean }): Promise<void> {
+  const size = o.smoke ? 'smoke' : o.quick ? 'quick' : 'full';
+  const t0 = performance.now();
+  const results = await runBench({ size, ...(o.json ? { json: o.json } : {}), progress: (l) => void process.stderr.write(`bench: ${l}\n`) });
   process.stdout.write(formatTable(results) + '\n');
-  process.stdout.write(`(node ${process.version}, ${process.platform}, ${(await import('node:os')).cpus().length} cores; NATS, ws, Redis and edit→IDLE: npm run bench)\n`);
+  process.stdout.write(`(${machine()}; ${size} run in ${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+  if (results.some((r) => r.error)) process.exitCode = 1;
 }

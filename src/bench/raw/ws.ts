@@ -1,0 +1,43 @@
+import WebSocket, { WebSocketServer } from 'ws';
+import type { WorkerSpec } from '../spec.js';
+import { envelopeCounter, frameCounter, rawBatch, rawEnvelope } from './frames.js';
+
+/** The raw hub: forwards every binary message to every other peer, unread. */
+export function relay(spec: WorkerSpec): Promise<void> {
+  const port = Number(new URL(spec.target).port);
+  const wss = new WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: false, maxPayload: 1 << 24 });
+  wss.on('connection', (ws) => {
+    ws.on('message', (d: Buffer) => {
+      for (const p of wss.clients) if (p !== ws) p.send(d);
+    });
+  });
+  return new Promise((resolve) => wss.once('listening', resolve));
+}
+
+function open(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 24 });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+export async function listen(spec: WorkerSpec, onUpdates: (count: number) => void): Promise<void> {
+  const ws = await open(spec.target);
+  const count = spec.kind === 'raw' ? envelopeCounter(onUpdates) : frameCounter(onUpdates);
+  ws.on('message', (d: Buffer) => count(d));
+}
+
+/** One message per update (or per batch), pausing while the socket has 4 MiB queued. */
+export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
+  const ws = await open(spec.target);
+  return async () => {
+    const step = spec.kind === 'raw' ? 1 : 512;
+    for (let i = 0; i < spec.n; i += step) {
+      ws.send(spec.kind === 'raw' ? rawEnvelope(i) : rawBatch(i, spec.n));
+      while (ws.bufferedAmount > 4 << 20) await new Promise((r) => setTimeout(r, 1));
+    }
+    while (ws.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 1));
+    ws.close();
+  };
+}

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { WorkerSpec } from './spec.js';
+
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+type Line = Record<string, number | boolean>;
+
+/** A bench worker process seen from the orchestrator: send words, await its JSON lines. */
+export class WorkerProcess {
+  readonly child: ChildProcess;
+  private readonly queue: Line[] = [];
+  private readonly waiters: { resolve: (l: Line) => void; reject: (e: Error) => void }[] = [];
+  private exitError: Error | null = null;
+
+  constructor(readonly spec: WorkerSpec) {
+    this.child = spawn(process.execPath, [WORKER, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let carry = '';
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      const lines = (carry + d).split('\n');
+      carry = lines.pop()!;
+      for (const l of lines) {
+        if (!l.startsWith('{')) {
+          process.stderr.write(`bench worker ${spec.transport}: ${l}\n`); // a library writing to stdout
+          continue;
+        }
+        const v = JSON.parse(l) as Line;
+        const w = this.waiters.shift();
+        if (w) w.resolve(v);
+        else this.queue.push(v);
+      }
+    });
+    this.child.stdin!.on('error', () => {});
+    this.child.on('exit', (code, signal) => {
+      this.exitError = new Error(`bench worker ${spec.side} ${spec.kind} ${spec.transport} exited (${code ?? signal})`);
+      for (const w of this.waiters.splice(0)) w.reject(this.exitError);
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** The next JSON line, or a rejection if the worker dies or `timeoutMs` passes first. */
+  next(timeoutMs = 60_000): Promise<Line> {
+    if (this.queue.length) return Promise.resolve(this.queue.shift()!);
+    if (this.exitError) return Promise.reject(this.exitError);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`bench worker ${this.spec.side} ${this.spec.transport}: no answer in ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        resolve: (l) => (clearTimeout(timer), resolve(l)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+    });
+  }
+
+  tell(word: string): void {
+    this.child.stdin!.write(`${word}\n`);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.child.exitCode === null) this.child.kill(sig);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+}
