@@ -13,7 +13,7 @@ export class WorkerProcess {
   private exitError: Error | null = null;
 
   constructor(readonly spec: WorkerSpec) {
-    this.child = spawn(process.execPath, [WORKER, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_PROFILE']] : []), WORKER, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const lines = (carry + d).split('\n');
@@ -61,10 +61,13 @@ export class WorkerProcess {
     if (this.child.exitCode === null) this.child.kill(sig);
   }
 
+  /** Closing stdin asks the worker to exit (so --cpu-prof gets written); SIGKILL if it lingers. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGKILL');
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1_000);
     await exited;
+    clearTimeout(timer);
   }
 }

@@ -52,13 +52,16 @@ async function listen(): Promise<void> {
   process.exit(0);
 }
 
-/** As fast as the pipe accepts, with a rolling window of unresolved pushes. */
+/**
+ * As fast as the pipe accepts: a rolling window of unresolved pushes (waiting for the
+ * oldest, not for all, so sending never stops while acknowledgements are on their way).
+ */
 async function pushAll(push: (i: number) => Promise<void>, until: (i: number) => boolean): Promise<number> {
   const window: Promise<void>[] = [];
   let i = 0;
   for (; until(i); i++) {
     window.push(push(i));
-    if (window.length >= 8192) await Promise.all(window.splice(0));
+    if (window.length >= 16_384) await Promise.all(window.splice(0, 4096));
   }
   await Promise.all(window);
   return i;

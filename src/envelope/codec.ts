@@ -1,4 +1,6 @@
-import { pack, unpack } from './msgpack.js';
+import { FRAME_HEADER } from './frame.js';
+import type { Update } from '../update/update.js';
+import { begin, finish, pack, unpack, writeMapHeader, writeNumber, writeString, writeValue } from './msgpack.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
 
 /**
@@ -8,6 +10,59 @@ import { validateEnvelope, type Envelope } from './envelope.js';
  */
 export function encodeEnvelope(env: Envelope): Buffer {
   return pack(env);
+}
+
+/**
+ * Writes a checked envelope (canonical, as `validateEnvelope`/`validateUpdate` return it)
+ * field by field: named property reads instead of a generic walk over unknown keys, which
+ * is most of the cost of encoding a small message.
+ */
+function writeChecked(env: Envelope): void {
+  writeMapHeader(5);
+  writeString('v');
+  writeNumber(env.v);
+  writeString('origin');
+  writeString(env.origin);
+  writeString('seq');
+  writeNumber(env.seq);
+  writeString('ts');
+  writeNumber(env.ts);
+  writeString('update');
+  const u = env.update as Update & { uidValidity?: number; modseq?: number; mailbox?: string; to?: string };
+  const fields: [string, unknown][] = [['type', u.type], ['user', u.user]];
+  if (u.mailbox !== undefined) fields.push(['mailbox', u.mailbox]);
+  switch (u.type) {
+    case 'flags':
+      fields.push(['uid', u.uid], ['flags', u.flags]);
+      break;
+    case 'exists':
+    case 'expunge':
+      fields.push(['uids', u.uids]);
+      break;
+    case 'mailbox':
+      fields.push(['op', u.op]);
+      if (u.to !== undefined) fields.push(['to', u.to]);
+      break;
+  }
+  if (u.uidValidity !== undefined) fields.push(['uidValidity', u.uidValidity]);
+  if (u.modseq !== undefined) fields.push(['modseq', u.modseq]);
+  writeMapHeader(fields.length);
+  for (const [k, v] of fields) {
+    writeString(k);
+    writeValue(v, 2);
+  }
+}
+
+/** A checked envelope; with `frameKind`, as a whole stream frame (header included, no second copy). */
+export function encodeCheckedEnvelope(env: Envelope, frameKind?: number): Buffer {
+  begin(frameKind === undefined ? 0 : FRAME_HEADER);
+  writeChecked(env);
+  const bytes = finish();
+  if (frameKind !== undefined) {
+    bytes.writeUInt32BE(bytes.length - 4, 0);
+    bytes[4] = frameKind;
+  }
+  return bytes;
 }
 
 export function packValue(value: unknown): Buffer {

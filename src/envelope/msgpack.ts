@@ -30,7 +30,7 @@ function ensure(n: number): void {
   out = bigger;
 }
 
-function writeHeader(n: number, fix: number, fixMax: number, op16: number): void {
+export function writeHeader(n: number, fix: number, fixMax: number, op16: number): void {
   ensure(5);
   if (n <= fixMax) out[pos++] = fix | n;
   else if (n < 0x10000) {
@@ -44,7 +44,7 @@ function writeHeader(n: number, fix: number, fixMax: number, op16: number): void
   }
 }
 
-function writeString(s: string): void {
+export function writeString(s: string): void {
   const n = s.length;
   let ascii = n < 64;
   for (let i = 0; ascii && i < n; i++) if (s.charCodeAt(i) > 0x7f) ascii = false;
@@ -57,7 +57,7 @@ function writeString(s: string): void {
   else pos += out.write(s, pos, 'utf8');
 }
 
-function writeNumber(v: number): void {
+export function writeNumber(v: number): void {
   ensure(9);
   if (Number.isSafeInteger(v)) {
     if (v >= 0) {
@@ -78,7 +78,7 @@ function writeNumber(v: number): void {
   pos += 8;
 }
 
-function writeValue(v: unknown, depth: number): void {
+export function writeValue(v: unknown, depth: number): void {
   if (depth > DEFAULT_LIMITS.maxDepth) throw new PipeError('BAD_INPUT', 'value nested too deeply to encode');
   switch (typeof v) {
     case 'string':
@@ -106,12 +106,13 @@ function writeValue(v: unknown, depth: number): void {
       }
       {
         const o = v as Record<string, unknown>;
+        const keys = Object.keys(o);
         let n = 0;
-        for (const k in o) if (o[k] !== undefined) n++;
+        for (const k of keys) if (o[k] !== undefined) n++; // like JSON: undefined means absent
         writeHeader(n, 0x80, 15, 0xde);
-        for (const k in o) {
+        for (const k of keys) {
           const x = o[k];
-          if (x === undefined) continue; // like JSON: absent and undefined are the same
+          if (x === undefined) continue;
           writeString(k);
           writeValue(x, depth + 1);
         }
@@ -126,17 +127,59 @@ function writeValue(v: unknown, depth: number): void {
   out[pos++] = 0xc0;
 }
 
-/** msgpack bytes of `value`, after `headerRoom` bytes left for the caller (a frame header). */
-export function pack(value: unknown, headerRoom = 0): Buffer {
+/** Starts a message: `headerRoom` bytes are left in front for the caller (a frame header). */
+export function begin(headerRoom: number): void {
   pos = headerRoom;
   ensure(0);
-  writeValue(value, 0);
+}
+
+/** The message written since `begin`, in a buffer of its own. */
+export function finish(): Buffer {
   const result = Buffer.allocUnsafe(pos); // small sizes come from Node's shared pool
   out.copy(result, 0, 0, pos);
   return result;
 }
 
+export const writeMapHeader = (n: number): void => writeHeader(n, 0x80, 15, 0xde);
+
+/** msgpack bytes of `value`, after `headerRoom` bytes left for the caller (a frame header). */
+export function pack(value: unknown, headerRoom = 0): Buffer {
+  begin(headerRoom);
+  writeValue(value, 0);
+  return finish();
+}
+
 // ---- decoding ----
+
+/**
+ * Short strings repeat from message to message (keys, types, user and mailbox names,
+ * origins): a small cache returns the same string object instead of building a new one,
+ * which saves the allocation and lets V8 reuse internalized keys.
+ */
+const CACHED_MAX = 32;
+const cacheBytes: (Buffer | undefined)[] = new Array(4096);
+const cacheStrings: string[] = new Array(4096);
+
+function shortString(b: Buffer, at: number, n: number): string {
+  let h = n;
+  for (let i = at; i < at + n; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+  const slot = h & 4095;
+  const known = cacheBytes[slot];
+  if (known !== undefined && known.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (known[i] !== b[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cacheStrings[slot]!;
+  }
+  const s = b.toString('utf8', at, at + n);
+  cacheBytes[slot] = Buffer.from(b.subarray(at, at + n));
+  cacheStrings[slot] = s;
+  return s;
+}
 
 class Reader {
   pos: number;
@@ -197,17 +240,7 @@ class Reader {
   str(n: number): string {
     if (n > this.limits.maxStr) this.fail(`string of ${n} bytes over the limit`);
     const at = this.need(n);
-    const b = this.buf;
-    if (n < 32) {
-      let s = '';
-      for (let i = at; i < at + n; i++) {
-        const c = b[i]!;
-        if (c > 0x7f) return b.toString('utf8', at, at + n);
-        s += String.fromCharCode(c);
-      }
-      return s;
-    }
-    return b.toString('utf8', at, at + n);
+    return n <= CACHED_MAX ? shortString(this.buf, at, n) : this.buf.toString('utf8', at, at + n);
   }
 
   bin(n: number): Uint8Array {

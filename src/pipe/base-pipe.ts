@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { decodeEnvelope, encodeEnvelope } from '../envelope/codec.js';
+import { decodeEnvelope, encodeCheckedEnvelope } from '../envelope/codec.js';
 import { ENVELOPE_VERSION, validateEnvelope, type Envelope } from '../envelope/envelope.js';
 import { validateUpdate, type Update } from '../update/update.js';
 import { Inbox } from './inbox.js';
@@ -49,19 +49,22 @@ export abstract class BasePipe extends EventEmitter {
     this.inbox.setHandler(handler);
   }
 
-  /** Validates, numbers and encodes one update. Throws ValidationError before anything is sent. */
-  protected envelope(u: Update): { env: Envelope; bytes: Buffer } {
+  /**
+   * Validates, numbers and encodes one update; with `frameKind`, as a whole stream frame.
+   * Throws ValidationError before anything is sent.
+   */
+  protected envelope(u: Update, frameKind?: number): { env: Envelope; bytes: Buffer } {
     const env: Envelope = { v: ENVELOPE_VERSION, origin: this.origin, seq: 0, ts: Date.now(), update: validateUpdate(u) };
     env.seq = this.seq.next();
     this.counters.pushed++;
-    return { env, bytes: encodeEnvelope(env) };
+    return { env, bytes: encodeCheckedEnvelope(env, frameKind) };
   }
 
   /** Checks and encodes somebody else's envelope for forwarding (origin and seq kept). */
-  protected forwardEnvelope(env: Envelope): { env: Envelope; bytes: Buffer } {
+  protected forwardEnvelope(env: Envelope, frameKind?: number): { env: Envelope; bytes: Buffer } {
     const checked = validateEnvelope(env);
     this.counters.pushed++;
-    return { env: checked, bytes: encodeEnvelope(checked) };
+    return { env: checked, bytes: encodeCheckedEnvelope(checked, frameKind) };
   }
 
   /** One message from the transport: checked, decoded, deduplicated, delivered. False if rejected. */

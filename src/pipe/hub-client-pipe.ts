@@ -1,4 +1,3 @@
-import { encodeFrame } from '../envelope/frame.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { PipeError } from '../errors.js';
 import { resyncAll, type Update } from '../update/update.js';
@@ -111,19 +110,20 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
   }
 
   push(u: Update): Promise<void> {
-    return this.send(() => this.envelope(u).bytes);
+    return this.send(() => this.envelope(u, Kind.Update).bytes);
   }
 
   /** Relays somebody else's update unchanged (see ForwardingPipe). */
   forward(env: Envelope): Promise<void> {
-    return this.send(() => this.forwardEnvelope(env).bytes);
+    return this.send(() => this.forwardEnvelope(env, Kind.Update).bytes);
   }
 
+  /** `encode` gives the whole UPDATE frame. */
   private send(encode: () => Buffer): Promise<void> {
     if (this.closing) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
     let frame: Buffer;
     try {
-      frame = encodeFrame(Kind.Update, encode());
+      frame = encode();
     } catch (err) {
       return Promise.reject(err);
     }

@@ -65,7 +65,6 @@ const ALLOWED_KEYS: Record<UpdateType, ReadonlySet<string>> = {
 };
 
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 // RFC 3501 flag: "\" atom or atom; atom excludes ( ) { SP CTL % * " \ ] and non-ASCII.
 const FLAG = /^\\?[!#$&'+,\-./0-9:;<=>?@A-Z[^_`a-z|}~]+$/;
 
@@ -84,8 +83,13 @@ function name(v: unknown, field: string, max: number): string {
   if (typeof v !== 'string') throw new ValidationError(field, v === undefined ? 'is required' : 'must be a string');
   if (v.length === 0) throw new ValidationError(field, 'must not be empty');
   if (v.length > max) throw new ValidationError(field, `longer than ${max} characters`);
-  if (CONTROL_CHARS.test(v)) throw new ValidationError(field, 'must not contain control characters');
-  if (!v.isWellFormed()) throw new ValidationError(field, 'is not well-formed Unicode');
+  let surrogates = false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) throw new ValidationError(field, 'must not contain control characters');
+    if (c >= 0xd800 && c <= 0xdfff) surrogates = true;
+  }
+  if (surrogates && !v.isWellFormed()) throw new ValidationError(field, 'is not well-formed Unicode');
   return v;
 }
 
@@ -109,21 +113,19 @@ function optionalModseq(v: unknown): number | undefined {
   return v;
 }
 
+/** Flags compare case-insensitively (RFC 3501 §2.3.2); flag lists are short, so no Set. */
+const sameFlag = (a: string, b: string): boolean => a.length === b.length && (a === b || a.toLowerCase() === b.toLowerCase());
+
 /** A flag list as updates carry it: valid IMAP flags, duplicates (case-insensitive) dropped. */
 export function validateFlags(v: unknown): Flag[] {
   if (!Array.isArray(v)) throw new ValidationError('flags', v === undefined ? 'is required' : 'must be an array of flags');
   if (v.length > MAX_FLAGS) throw new ValidationError('flags', `more than ${MAX_FLAGS} flags`);
   const out: Flag[] = [];
-  const seen = new Set<string>();
   for (const f of v) {
     if (!isFlag(f)) {
       throw new ValidationError('flags', `${JSON.stringify(typeof f === 'string' ? f.slice(0, 40) : f)} is not a valid IMAP flag`);
     }
-    const key = f.toLowerCase(); // flags compare case-insensitively (RFC 3501 §2.3.2)
-    if (!seen.has(key)) {
-      seen.add(key);
-      out.push(f);
-    }
+    if (!out.some((g) => sameFlag(f, g))) out.push(f);
   }
   return out;
 }

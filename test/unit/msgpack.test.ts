@@ -82,3 +82,26 @@ test('msgpack: random bytes either decode or throw BAD_FRAME', () => {
     { numRuns: 5000 },
   );
 });
+
+test('checked envelopes: the field-by-field encoder gives what the generic one gives, for every valid vector', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { encodeCheckedEnvelope, encodeEnvelope, decodeEnvelope } = await import('../../src/envelope/codec.js');
+  const { validateUpdate } = await import('../../src/update/update.js');
+  let n = 0;
+  for (const file of ['update-vectors.jsonl', 'update-vectors-extra.jsonl']) {
+    const text = await readFile(new URL(`../../../test/fixtures/${file}`, import.meta.url), 'utf8');
+    for (const line of text.split('\n').filter(Boolean)) {
+      const c = JSON.parse(line) as { in: unknown; out?: unknown };
+      if (c.out === undefined) continue;
+      const env = { v: 1 as const, origin: 'o1', seq: 7, ts: 1_700_000_000_000, update: validateUpdate(c.in) };
+      assert.deepEqual(decodeEnvelope(encodeCheckedEnvelope(env)), decodeEnvelope(encodeEnvelope(env)), line);
+      assert.deepEqual(decodeEnvelope(encodeCheckedEnvelope(env)).update, c.out, line);
+      const frame = encodeCheckedEnvelope(env, 3);
+      assert.equal(frame.readUInt32BE(0), frame.length - 4);
+      assert.equal(frame[4], 3);
+      assert.deepEqual(frame.subarray(5), encodeCheckedEnvelope(env));
+      n++;
+    }
+  }
+  assert.ok(n > 10, `${n} valid vectors`);
+});
