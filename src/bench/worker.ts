@@ -53,17 +53,31 @@ async function listen(): Promise<void> {
 }
 
 /**
- * As fast as the pipe accepts: a rolling window of unresolved pushes (waiting for the
- * oldest, not for all, so sending never stops while acknowledgements are on their way).
+ * As fast as the pipe accepts, with at most `IN_FLIGHT` pushes unresolved: sending never
+ * stops while acknowledgements are on their way, and nothing piles up in memory.
  */
+const IN_FLIGHT = Number(process.env['BENCH_IN_FLIGHT'] ?? 2048);
 async function pushAll(push: (i: number) => Promise<void>, until: (i: number) => boolean): Promise<number> {
-  const window: Promise<void>[] = [];
+  let inFlight = 0;
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  const settled = (): void => {
+    inFlight--;
+    if (wake && inFlight <= IN_FLIGHT / 2) wake(), (wake = null);
+  };
+  const failed = (err: unknown): void => {
+    failure ??= err;
+    settled();
+  };
   let i = 0;
   for (; until(i); i++) {
-    window.push(push(i));
-    if (window.length >= 16_384) await Promise.all(window.splice(0, 4096));
+    inFlight++;
+    push(i).then(settled, failed);
+    if (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+    if (failure) throw failure;
   }
-  await Promise.all(window);
+  while (inFlight > 0) await new Promise<void>((r) => ((wake = r), inFlight === 0 && r()));
+  if (failure) throw failure;
   return i;
 }
 
