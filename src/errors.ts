@@ -25,12 +25,24 @@ const EXIT_CODES: Record<ErrorCode, number> = {
   AUTH: 5,
 };
 
+/**
+ * Marks PipeErrors so `instanceof PipeError` holds across copies of this module: the CLI's
+ * bundled push path and the backends it loads lazily each carry their own.
+ */
+const BRAND = Symbol.for('imap-updatepipe.PipeError');
+
 export class PipeError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PipeError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+    return this === PipeError && typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 

@@ -182,7 +182,8 @@ test('bench --smoke runs every scenario and writes JSON and a chart, each figure
   for (const row of out.results) {
     assert.equal(row.error, undefined, row.name);
     assert.ok(Number.isFinite(row.value) && row.value >= 0, `${row.name}: ${row.value}`);
-    if (row.baseline) assert.ok(Number.isFinite(row.ratio) && row.baseline.value >= 0, row.name);
+    if (row.baseline) assert.ok(Number.isFinite(row.baseline.value) && row.baseline.value >= 0, row.name);
+    if (row.ratio !== undefined || / vs /.test(row.name)) assert.ok(Number.isFinite(row.ratio), `${row.name}: ratio ${row.ratio}`);
   }
   const svg = await readFile(path.join(dir, 'bench.svg'), 'utf8');
   assert.match(svg, /^<svg/);
