@@ -7,6 +7,7 @@ import { decodeEnvelope } from '../../src/envelope/codec.js';
 import { PipeError } from '../../src/errors.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, unprefixed, type Hello } from '../../src/pipe/hub-protocol.js';
 import { planResume, ReplayRing } from '../../src/pipe/replay-ring.js';
+import { TickCork } from './tick-cork.js';
 import { bearer, type TokenSet } from './tokens.js';
 
 export interface HubOptions {
@@ -26,6 +27,7 @@ export interface HubOptions {
 
 interface Client {
   ws: WebSocket;
+  cork: TickCork;
   hello: Hello | null;
   alive: boolean;
   taken: number;
@@ -111,11 +113,11 @@ export class WsHub {
       }
     }
     if (this.clients.size >= this.o.maxClients) return this.refuse(socket, 503, 'Service Unavailable');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, new TickCork(socket)));
   }
 
-  private accept(ws: WebSocket): void {
-    const c: Client = { ws, hello: null, alive: true, taken: 0, acked: 0 };
+  private accept(ws: WebSocket, cork: TickCork): void {
+    const c: Client = { ws, cork, hello: null, alive: true, taken: 0, acked: 0 };
     this.clients.add(c);
     // Only a client that never says HELLO is dropped; the check is moot once it has.
     const helloTimer = setTimeout(() => c.hello === null && this.reject(c, 'no HELLO in time'), this.o.helloTimeoutMs);
@@ -165,6 +167,7 @@ export class WsHub {
     this.ackScheduled.delete(c);
     if (c.taken > c.acked && c.ws.readyState === c.ws.OPEN) {
       c.acked = c.taken;
+      c.cork.hold();
       c.ws.send(unprefixed(encodeAck(c.taken)));
     }
   }
@@ -173,6 +176,7 @@ export class WsHub {
     c.hello = hello;
     const { first, resync, replay } = planResume(this.ring, this.epoch, hello);
     c.ws.send(unprefixed(encodeWelcome({ v: 1, epoch: this.epoch, first, resync })));
+    c.cork.hold();
     for (const f of replay) c.ws.send(f);
     if (hello.listen) this.listeners.add(c);
   }
@@ -189,6 +193,7 @@ export class WsHub {
         l.ws.terminate();
         continue;
       }
+      l.cork.hold();
       l.ws.send(data);
     }
   }

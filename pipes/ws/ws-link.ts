@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { PipeError } from '../../src/errors.js';
 import { HubLinkBase } from '../../src/pipe/hub-link-base.js';
 import { encodeHello, unprefixed, type Hello, type Welcome } from '../../src/pipe/hub-protocol.js';
+import { TickCork } from './tick-cork.js';
 
 export interface WsLinkOptions {
   token: string | null;
@@ -24,6 +25,7 @@ export class WsLink extends HubLinkBase {
   protected readonly peer = 'hub';
   private lastHeard = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
+  private cork: TickCork | null = null;
 
   private constructor(private readonly ws: WebSocket) {
     super();
@@ -56,6 +58,7 @@ export class WsLink extends HubLinkBase {
         else fail(new PipeError('UNREACHABLE', `${url} answered HTTP ${code} instead of upgrading`));
       });
       ws.on('error', (err) => fail(connectError(url, err as Error & { code?: string })));
+      ws.on('upgrade', (res) => (link.cork = new TickCork(res.socket)));
       ws.on('open', () => ws.send(unprefixed(encodeHello(hello))));
       ws.on('ping', () => (link.lastHeard = Date.now()));
       ws.on('close', (code, reason) => {
@@ -101,7 +104,9 @@ export class WsLink extends HubLinkBase {
   }
 
   send(frame: Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(unprefixed(frame));
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.cork?.hold();
+    this.ws.send(unprefixed(frame));
   }
 
   end(): Promise<void> {
