@@ -18,8 +18,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
   private connecting: Promise<NatsConnection> | null = null;
   private sub: Subscription | null = null;
   private closing = false;
-  private flushWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  private flushScheduled = false;
+  private turnFlush: Promise<void> | null = null;
   private readonly pending = new Set<Promise<void>>();
   private waitingForConnect = 0;
   /** subscribe=interest: subject → [subscription, how many watch() calls want it]. */
@@ -47,7 +46,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
           this.status({ type: 'disconnected', detail: `subscription: ${err.message}` });
           return;
         }
-        this.receive(msg.data, `NATS ${msg.subject}`);
+        this.receive(msg.data, msg.subject);
       },
     });
   }
@@ -171,54 +170,46 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     const subject = subjectFor(this.settings.prefix, env.update);
     const nc = this.nc;
     // Connected and nothing queued behind the connect: publish now, in push order.
-    let p: Promise<void>;
     if (nc && this.waitingForConnect === 0) {
       nc.publish(subject, bytes);
-      p = this.flushed(nc);
-    } else {
-      this.waitingForConnect++;
-      p = this.connection().then(
-        (c) => {
-          this.waitingForConnect--;
-          c.publish(subject, bytes);
-          return this.flushed(c);
-        },
-        (err: unknown) => {
-          this.waitingForConnect--;
-          throw err;
-        },
-      );
+      return this.flushed(nc);
     }
+    this.waitingForConnect++;
+    const p = this.connection().then(
+      (c) => {
+        this.waitingForConnect--;
+        c.publish(subject, bytes);
+        return this.flushed(c);
+      },
+      (err: unknown) => {
+        this.waitingForConnect--;
+        throw natsError(err, 'push');
+      },
+    );
     this.track(p);
-    return p.catch((err: unknown) => {
-      throw natsError(err, 'push');
-    });
+    return p;
   }
 
-  /** Accepted = the server has processed everything we published: one PING/PONG per turn. */
+  /**
+   * Accepted = the server has processed everything we published: one PING/PONG per turn,
+   * and one promise shared by every push of that turn (a promise per push is most of the
+   * cost of a push at full speed).
+   */
   private flushed(nc: NatsConnection): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.flushWaiters.push({ resolve, reject });
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
+    if (this.turnFlush) return this.turnFlush;
+    const p = new Promise<void>((resolve, reject) => {
       setImmediate(() => {
-        this.flushScheduled = false;
-        const waiters = this.flushWaiters;
-        this.flushWaiters = [];
-        const timer = setTimeout(() => fail(new PipeError('TIMEOUT', `NATS did not confirm the push within ${this.opts.pushTimeoutMs} ms`)), this.opts.pushTimeoutMs);
-        const fail = (e: Error): void => {
-          clearTimeout(timer);
-          for (const w of waiters) w.reject(e);
-        };
+        this.turnFlush = null;
+        const timer = setTimeout(() => reject(new PipeError('TIMEOUT', `NATS did not confirm the push within ${this.opts.pushTimeoutMs} ms`)), this.opts.pushTimeoutMs);
         nc.flush().then(
-          () => {
-            clearTimeout(timer);
-            for (const w of waiters) w.resolve();
-          },
-          (e: unknown) => fail(natsError(e, 'push')),
+          () => (clearTimeout(timer), resolve()),
+          (e: unknown) => (clearTimeout(timer), reject(natsError(e, 'push'))),
         );
       });
     });
+    this.turnFlush = p;
+    this.track(p);
+    return p;
   }
 
   async close(): Promise<void> {

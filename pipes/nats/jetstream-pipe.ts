@@ -94,7 +94,7 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
         this.messages = await consumer.consume({ max_messages: 1000 });
         attempt = 0;
         for await (const m of this.messages) {
-          this.receive(m.data, `JetStream ${m.subject}`);
+          this.receive(m.data, m.subject);
           m.ack();
         }
       } catch (err) {
