@@ -45,14 +45,15 @@ export interface Latency {
   p999: number;
 }
 
-/** Push→handler latency at a fixed rate, one listener. */
-export async function latency(b: Backend, rate: number, seconds: number): Promise<Latency> {
-  const stage = await b.stage('pipe', 1);
-  const { ls, p } = await cast(b, stage, { kind: 'pipe', n: rate * seconds, rate }, 1);
+/** Push→handler latency at a fixed rate, one listener, after `warmupSeconds` not counted. */
+export async function latency(b: Backend, rate: number, seconds: number, warmupSeconds: number, kind: 'pipe' | 'raw' = 'pipe'): Promise<Latency> {
+  const stage = await b.stage(kind, 1);
+  const warmup = Math.round(rate * warmupSeconds);
+  const { ls, p } = await cast(b, stage, { kind, n: Math.round(rate * seconds) + warmup, rate, warmup }, 1);
   try {
     p.tell('go');
     await p.next();
-    const r = await ls[0]!.next(seconds * 1000 + 60_000);
+    const r = await ls[0]!.next((seconds + warmupSeconds) * 1000 + 60_000);
     return { p50: r['p50'] as number, p99: r['p99'] as number, p999: r['p999'] as number };
   } finally {
     await teardown([...ls, p], stage);

@@ -21,6 +21,8 @@ export interface WorkerSpec {
   /** Latency runs: a fixed rate in updates/s; flood runs: 0 and `seconds`. */
   rate?: number;
   seconds?: number;
+  /** Latency runs: the first `warmup` updates (JIT, sockets) are not counted. */
+  warmup?: number;
   token?: string;
 }
 

@@ -27,25 +27,28 @@ async function listen(): Promise<void> {
   let got = 0;
   let resyncs = 0;
   const lat: number[] = [];
-  const arrived = (k: number): void => {
-    got += k;
-    if (got === spec.n && !spec.rate) say({ at: now(), got });
+  // Latency runs carry the push time in µs in modseq (envelope ts has only ms).
+  const arrived = (modseq: number | undefined): void => {
+    got++;
+    if (!spec.rate) {
+      if (got === spec.n) say({ at: now(), got });
+      return;
+    }
+    lat.push(now() - (modseq ?? 0) / 1000);
+    if (lat.length === spec.n) {
+      lat.splice(0, spec.warmup ?? 0);
+      lat.sort((a, b) => a - b);
+      const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!;
+      say({ p50: q(0.5), p99: q(0.99), p999: q(0.999) });
+    }
   };
   if (spec.kind === 'pipe') {
     const pipe = await openPipe(spec.target, pipeOptions);
     await pipe.listen((u) => {
-      if (u.type === 'resync') return void resyncs++;
-      // Latency runs carry the push time in µs in modseq (envelope ts has only ms).
-      if (spec.rate) lat.push(now() - ((u as { modseq?: number }).modseq ?? 0) / 1000);
-      arrived(1);
-      if (spec.rate && lat.length === spec.n) {
-        lat.splice(0, Math.floor(lat.length / 5)); // the first fifth warms up the JIT and the sockets
-        lat.sort((a, b) => a - b);
-        const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!;
-        say({ p50: q(0.5), p99: q(0.99), p999: q(0.999) });
-      }
+      if (u.type === 'resync') resyncs++;
+      else arrived((u as { modseq?: number }).modseq);
     });
-  } else await raw.listen(spec, arrived);
+  } else await raw.listen(spec, (env) => arrived(env?.update?.modseq));
   say({ ready: true });
   await next('report');
   say({ got, resyncs });

@@ -6,12 +6,13 @@ import { BATCH, benchUpdate } from '../spec.js';
  * The naive sender's unit: one envelope encoded per update with the reference msgpack
  * library (@msgpack/msgpack), as a hand-rolled notifier would; no validation, no dedup.
  */
-export const rawEnvelope = (i: number): Buffer => {
-  const bytes = encode({ v: 1, origin: 'raw', seq: i + 1, ts: Date.now(), update: benchUpdate(i) });
+export const rawEnvelope = (i: number, modseq?: number): Buffer => {
+  const update = modseq === undefined ? benchUpdate(i) : { ...benchUpdate(i), modseq };
+  const bytes = encode({ v: 1, origin: 'raw', seq: i + 1, ts: Date.now(), update });
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 };
 const unpackValue = (bytes: Uint8Array): unknown => decode(bytes);
-export const rawFrame = (i: number): Buffer => encodeFrame(3, rawEnvelope(i));
+export const rawFrame = (i: number, modseq?: number): Buffer => encodeFrame(3, rawEnvelope(i, modseq));
 
 /** Updates [from, from+BATCH) as one buffer of frames: the hand-batched sender's unit. */
 export function rawBatch(from: number, n: number): Buffer {
@@ -20,23 +21,16 @@ export function rawBatch(from: number, n: number): Buffer {
   return Buffer.concat(frames);
 }
 
-/** Decodes every frame in a stream (or in one message) and counts them. */
-export function frameCounter(onUpdates: (count: number) => void): (chunk: Buffer) => void {
+/** A decoded raw envelope, unchecked (that is the point of the baseline). */
+export type RawEnvelope = { update?: { modseq?: number } } | null;
+
+/** Decodes every frame in a stream (or in one message), one call each. */
+export function frameReader(onUpdate: (env: RawEnvelope) => void): (chunk: Buffer) => void {
   const d = new FrameDecoder(1 << 24);
-  return (chunk) => {
-    let k = 0;
-    d.push(chunk, (_kind, body) => {
-      unpackValue(body);
-      k++;
-    });
-    if (k) onUpdates(k);
-  };
+  return (chunk) => d.push(chunk, (_kind, body) => onUpdate(unpackValue(body) as RawEnvelope));
 }
 
 /** One message = one envelope. */
-export function envelopeCounter(onUpdates: (count: number) => void): (msg: Uint8Array) => void {
-  return (msg) => {
-    unpackValue(msg);
-    onUpdates(1);
-  };
+export function envelopeReader(onUpdate: (env: RawEnvelope) => void): (msg: Uint8Array) => void {
+  return (msg) => onUpdate(unpackValue(msg) as RawEnvelope);
 }

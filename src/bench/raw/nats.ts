@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { WorkerSpec } from '../spec.js';
-import { envelopeCounter, frameCounter, rawBatch, rawEnvelope } from './frames.js';
+import { envelopeReader, frameReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
 
 /** `target` is `host:port/STREAM`; the raw baselines use subjects `raw.<stream>.…`. */
 function parse(target: string): { servers: string; stream: string; subject: string } {
@@ -10,12 +10,12 @@ function parse(target: string): { servers: string; stream: string; subject: stri
 }
 
 /** Core: a plain subscription. JetStream: a durable explicit-ack consumer, like the pipe's. */
-export async function listen(spec: WorkerSpec, onUpdates: (count: number) => void): Promise<void> {
+export async function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
   const { servers, stream } = parse(spec.target);
   const nc = await connect({ servers });
-  const count = spec.kind === 'raw' ? envelopeCounter(onUpdates) : frameCounter(onUpdates);
+  const read = spec.kind === 'raw' ? envelopeReader(onUpdate) : frameReader(onUpdate);
   if (spec.transport === 'nats') {
-    nc.subscribe(`raw.${stream}.>`, { callback: (_e, m) => count(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)) });
+    nc.subscribe(`raw.${stream}.>`, { callback: (_e, m) => read(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)) });
     await nc.flush();
     return;
   }
@@ -26,7 +26,7 @@ export async function listen(spec: WorkerSpec, onUpdates: (count: number) => voi
   const messages = await (await jetstream(nc).consumers.get(stream, durable)).consume({ max_messages: 1000 });
   void (async () => {
     for await (const m of messages) {
-      count(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+      read(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
       m.ack();
     }
   })();

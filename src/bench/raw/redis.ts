@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { WorkerSpec } from '../spec.js';
+import type { RawEnvelope } from './frames.js';
 import { benchUpdate } from '../spec.js';
 
 /**
@@ -66,15 +67,14 @@ function connect(port: number): Promise<net.Socket> {
   });
 }
 
-export async function listen(spec: WorkerSpec, onUpdates: (count: number) => void): Promise<void> {
+export async function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
   const s = await connect(Number(spec.target));
   let subscribed!: () => void;
   const ready = new Promise<void>((r) => (subscribed = r));
   const reader = new RespReader((r) => {
     const [kind, , payload] = r as [string, string, string];
     if (kind === 'message') {
-      JSON.parse(payload);
-      onUpdates(1);
+      onUpdate(JSON.parse(payload) as RawEnvelope);
     } else if (kind === 'subscribe') subscribed();
   });
   s.on('data', (d: Buffer) => reader.push(d));

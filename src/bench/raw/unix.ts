@@ -1,11 +1,11 @@
 import net from 'node:net';
 import type { WorkerSpec } from '../spec.js';
-import { frameCounter, rawBatch, rawFrame } from './frames.js';
+import { frameReader, type RawEnvelope, rawBatch, rawFrame } from './frames.js';
 
 /** Baseline receiver: a plain Unix socket server decoding frames. */
-export function listen(spec: WorkerSpec, onUpdates: (count: number) => void): Promise<void> {
-  const count = frameCounter(onUpdates);
-  const server = net.createServer((s) => s.on('data', count));
+export function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
+  const read = frameReader(onUpdate);
+  const server = net.createServer((s) => s.on('data', read));
   return new Promise((resolve) => server.listen(spec.target, resolve));
 }
 
@@ -19,6 +19,7 @@ function connect(path: string): Promise<net.Socket> {
 /** Writes every update to every listener's socket: one write per update, or batched. */
 export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   const socks = await Promise.all((spec.fanout ?? [spec.target]).map(connect));
+  if (spec.rate) return () => pushAtRate(socks, spec.rate!, spec.n);
   return async () => {
     const step = spec.kind === 'raw' ? 1 : 512;
     for (let i = 0; i < spec.n; i += step) {
@@ -29,4 +30,18 @@ export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
     }
     await Promise.all(socks.map((s) => new Promise<void>((r) => s.end(r))));
   };
+}
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+/** The latency baseline: frames at a steady rate, stamped like the pipe's (µs in modseq). */
+async function pushAtRate(socks: net.Socket[], rate: number, n: number): Promise<void> {
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / rate - now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const frame = rawFrame(i, Math.round(now() * 1000));
+    for (const s of socks) s.write(frame);
+  }
+  await Promise.all(socks.map((s) => new Promise<void>((r) => s.end(r))));
 }

@@ -1,6 +1,6 @@
 import WebSocket, { WebSocketServer } from 'ws';
 import type { WorkerSpec } from '../spec.js';
-import { envelopeCounter, frameCounter, rawBatch, rawEnvelope } from './frames.js';
+import { envelopeReader, frameReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
 
 /** The raw hub: forwards every binary message to every other peer, unread. */
 export function relay(spec: WorkerSpec): Promise<void> {
@@ -22,10 +22,10 @@ function open(url: string): Promise<WebSocket> {
   });
 }
 
-export async function listen(spec: WorkerSpec, onUpdates: (count: number) => void): Promise<void> {
+export async function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
   const ws = await open(spec.target);
-  const count = spec.kind === 'raw' ? envelopeCounter(onUpdates) : frameCounter(onUpdates);
-  ws.on('message', (d: Buffer) => count(d));
+  const read = spec.kind === 'raw' ? envelopeReader(onUpdate) : frameReader(onUpdate);
+  ws.on('message', (d: Buffer) => read(d));
 }
 
 /** One message per update (or per batch), pausing while the socket has 4 MiB queued. */
