@@ -144,3 +144,18 @@ test('users file: plain and scrypt passwords, constant-time checks', async () =>
   assert.throws(() => parseUsers('nocolon\n'), /line 1/);
   assert.throws(() => parseUsers('a:1\na:2\n'), /twice/);
 });
+
+test('LIST patterns: regex-special characters are literal, and hostile patterns cannot stall the server', { timeout: 10_000 }, () => {
+  // Found by the fuzz harness: "-" made an invalid regular expression and the command threw.
+  assert.equal(listMatcher('', '-', '/')('-'), true);
+  assert.equal(listMatcher('', 'a-b.c(d)[e]{f}+?|^$\\', '/')('a-b.c(d)[e]{f}+?|^$\\'), true);
+  assert.equal(listMatcher('', 'a.c', '/')('abc'), false);
+  assert.equal(listMatcher('', '%', '/')('a/b'), false);
+  assert.equal(listMatcher('', '*', '/')('a/b'), true);
+  assert.equal(listMatcher('', 'inbox', '/')('INBOX'), true);
+  assert.equal(listMatcher('', 'Inbox/%', '/')('Inbox/x'), true);
+  // A backtracking matcher takes ages on this; the table-driven one is linear in each.
+  const hostile = '*a'.repeat(200) + 'b';
+  assert.equal(listMatcher('', hostile, '/')('a'.repeat(1000)), false);
+  assert.equal(listMatcher('', '%'.repeat(500) + 'x', '/')('y'.repeat(1000)), false);
+});

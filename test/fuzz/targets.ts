@@ -1,0 +1,141 @@
+/**
+ * Every decoder and parser that reads outside input, with what it may do with garbage:
+ * return a value, or throw its own typed error. Anything else (a TypeError, a RangeError,
+ * an endless loop) is a bug. Used by fuzz.test.ts (a short run in every `npm test`) and by
+ * `npm run fuzz` (a time budget).
+ */
+import fc from 'fast-check';
+import { decodeEnvelope, encodeCheckedEnvelope } from '../../src/envelope/codec.js';
+import { FrameDecoder } from '../../src/envelope/frame.js';
+import { unpack } from '../../src/envelope/msgpack.js';
+import { PipeError } from '../../src/errors.js';
+import { parseUpdateJson } from '../../src/cli/update-json.js';
+import { CommandReader } from '../../src/imap/command-reader.js';
+import { listMatcher } from '../../src/imap/list-pattern.js';
+import { compileSearch } from '../../src/imap/search.js';
+import { resolveSet } from '../../src/imap/sequence.js';
+import { ImapSyntaxError, tokenize } from '../../src/imap/tokens.js';
+import { parseUsers } from '../../src/imap/users.js';
+import { decodeMailboxName, encodeMailboxName } from '../../src/imap/utf7.js';
+import { decodeNameComponent, parseMaildirFilename } from '../../src/maildir/index.js';
+import { parseUidList } from '../../src/maildir/uid-list.js';
+import { decodeAck, decodeHello, decodeNotice, decodeWelcome } from '../../src/pipe/hub-protocol.js';
+import { UidSet } from '../../src/update/uid-set.js';
+import { validateUpdate } from '../../src/update/update.js';
+
+export interface FuzzTarget {
+  name: string;
+  input: fc.Arbitrary<unknown>;
+  /** Feeds one input; throws only when the parser broke its contract. */
+  run(input: unknown): void;
+}
+
+const typed = (err: unknown): boolean => err instanceof PipeError;
+const imapTyped = (err: unknown): boolean => err instanceof ImapSyntaxError || err instanceof PipeError;
+
+/** Runs `f`; an error that `allowed` does not accept is re-thrown. */
+function tolerate(f: () => unknown, allowed: (err: unknown) => boolean): void {
+  try {
+    f();
+  } catch (err) {
+    if (!allowed(err)) throw err;
+  }
+}
+
+const IMAP_WORDS = ['a1', 'UID', 'FETCH', 'STORE', 'SEARCH', 'LOGIN', 'SELECT', 'APPEND', '1:*', '*', '(', ')', '[', ']', '"', '\\', '{5}', '{3+}', 'BODY[]', 'FLAGS', '\\Seen', 'OR', 'NOT', 'SINCE', '1-Jan-2026', '\r\n', ' ', '4294967295', '0', 'INBOX', '%', '&AOk-'];
+const imapText = fc.array(fc.oneof(fc.constantFrom(...IMAP_WORDS), fc.string({ maxLength: 8 })), { maxLength: 40 }).map((ws) => ws.join(' '));
+const envelopeLike = fc.record({ v: fc.oneof(fc.constant(1), fc.anything()), origin: fc.oneof(fc.string(), fc.anything()), seq: fc.oneof(fc.nat(), fc.anything()), ts: fc.oneof(fc.nat(), fc.anything()), update: fc.anything() }, { requiredKeys: [] });
+const validEnvelope = fc.constantFrom(
+  { v: 1 as const, origin: 'o1', seq: 3, ts: 1, update: validateUpdate({ type: 'flags', user: 'a', mailbox: 'INBOX', uid: 9, flags: ['\\Seen'] }) },
+  { v: 1 as const, origin: 'o2', seq: 70_000, ts: 2, update: validateUpdate({ type: 'expunge', user: 'bob', mailbox: 'Sent', uids: '1:5,9' }) },
+);
+/** A valid encoding with a few bytes changed, cut short or extended. */
+const mutatedEnvelope = fc.tuple(validEnvelope, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat({ max: 200 })).map(([env, edits, cut]) => {
+  const b = Buffer.from(encodeCheckedEnvelope(env));
+  for (const [at, v] of edits) b[at % b.length] = v;
+  return b.subarray(0, Math.max(0, b.length - (cut % 8)));
+});
+
+export const TARGETS: FuzzTarget[] = [
+  {
+    name: 'frame decoder (stream chunks)',
+    input: fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }),
+    run: (chunks) => {
+      const d = new FrameDecoder(4096);
+      tolerate(() => (chunks as Uint8Array[]).forEach((c) => d.push(Buffer.from(c), () => {})), typed);
+    },
+  },
+  { name: 'msgpack decoder', input: fc.oneof(fc.uint8Array({ maxLength: 128 }), mutatedEnvelope), run: (b) => tolerate(() => unpack(Buffer.from(b as Uint8Array)), typed) },
+  { name: 'envelope decode + validation', input: fc.oneof(mutatedEnvelope, fc.uint8Array({ maxLength: 96 })), run: (b) => tolerate(() => decodeEnvelope(Buffer.from(b as Uint8Array)), typed) },
+  {
+    name: 'update validation (objects)',
+    input: fc.oneof(fc.anything(), envelopeLike.map((e) => e.update), fc.record({ type: fc.constantFrom('exists', 'expunge', 'flags', 'mailbox', 'resync', '__proto__'), user: fc.string(), mailbox: fc.string(), uid: fc.anything(), uids: fc.oneof(fc.string(), fc.array(fc.integer())), flags: fc.array(fc.string()), op: fc.string(), to: fc.string() }, { requiredKeys: ['type'] })),
+    run: (u) =>
+      tolerate(() => {
+        const once = validateUpdate(u);
+        // Canonical output validates to itself.
+        if (JSON.stringify(validateUpdate(once)) !== JSON.stringify(once)) throw new Error('validation is not idempotent');
+      }, typed),
+  },
+  { name: 'CLI JSON input', input: fc.oneof(fc.string(), fc.json(), fc.anything().map((v) => JSON.stringify(v) ?? '')), run: (s) => tolerate(() => parseUpdateJson(s as string, 'argument 1'), typed) },
+  {
+    name: 'uid-set parser',
+    input: fc.oneof(fc.string({ maxLength: 40 }), fc.array(fc.constantFrom('1', '2', ':', ',', '*', '0', '4294967295', '4294967296', '-1', ' '), { maxLength: 20 }).map((p) => p.join('')), fc.array(fc.anything())),
+    run: (s) =>
+      tolerate(() => {
+        const set = UidSet.parse(s);
+        if (UidSet.parse(set.toString()).toString() !== set.toString()) throw new Error('uid set does not round-trip');
+      }, typed),
+  },
+  {
+    name: 'IMAP command reader + tokenizer',
+    input: fc.array(fc.oneof(imapText, fc.string({ maxLength: 30 })), { maxLength: 6 }),
+    run: (lines) => {
+      const reader = new CommandReader((e) => {
+        if (e.kind === 'command') tolerate(() => tokenize(e.parts), imapTyped);
+      }, { maxLine: 512, maxLiteral: 64, maxAppendLiteral: 256 });
+      for (const l of lines as string[]) reader.push(Buffer.from(l + '\r\n'));
+    },
+  },
+  {
+    name: 'IMAP sequence sets',
+    input: fc.tuple(fc.oneof(fc.string({ maxLength: 20 }), fc.array(fc.constantFrom('1', '*', ':', ',', '4294967295', '0', '7'), { maxLength: 12 }).map((p) => p.join(''))), fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 10 }), fc.boolean()),
+    run: (t) => {
+      const [text, uids, byUid] = t as [string, number[], boolean];
+      tolerate(() => resolveSet(text, [...new Set(uids)].sort((a, b) => a - b), byUid), imapTyped);
+    },
+  },
+  {
+    name: 'IMAP SEARCH',
+    input: imapText,
+    run: (text) => tolerate(() => compileSearch(tokenize([text as string]), [1, 2, 3, 10]), imapTyped),
+  },
+  {
+    name: 'IMAP LIST patterns (no runaway matching)',
+    input: fc.tuple(fc.string({ maxLength: 10 }), fc.array(fc.constantFrom('*', '%', 'a', '/', '.', 'INBOX', '(', '[', '\\'), { maxLength: 30 }).map((p) => p.join('')), fc.string({ maxLength: 60 })),
+    run: (t) => {
+      const [ref, pattern, name] = t as [string, string, string];
+      tolerate(() => listMatcher(ref, pattern, '/')(name + 'a'.repeat(40)), imapTyped);
+    },
+  },
+  {
+    name: 'modified UTF-7 mailbox names',
+    input: fc.oneof(fc.string(), fc.array(fc.constantFrom('&', '-', 'AOk', '&-', 'a', ',', '+'), { maxLength: 12 }).map((p) => p.join(''))),
+    run: (s) => {
+      const name = decodeMailboxName(s as string);
+      if (name !== null && decodeMailboxName(encodeMailboxName(name)) !== name) throw new Error('utf7 does not round-trip');
+    },
+  },
+  { name: 'Maildir file names', input: fc.oneof(fc.string(), fc.string().map((s) => `${s}:2,${s}`)), run: (s) => void parseMaildirFilename(s as string) },
+  { name: 'Maildir folder names', input: fc.string(), run: (s) => void decodeNameComponent(s as string) },
+  { name: 'Maildir UID list files', input: fc.oneof(fc.string(), fc.array(fc.oneof(fc.constantFrom('3 V1 N5', '1 a:2,S', '2 b', '0 x', '99999999999 y'), fc.string()), { maxLength: 6 }).map((l) => l.join('\n'))), run: (s) => void parseUidList(s as string) },
+  { name: 'users file', input: fc.array(fc.oneof(fc.string(), fc.constantFrom('alice:secret', '$scrypt$x', '#c', ':', 'a:')), { maxLength: 5 }).map((l) => l.join('\n')), run: (s) => tolerate(() => parseUsers(s as string), typed) },
+  {
+    name: 'hub protocol HELLO/WELCOME/ACK/NOTICE',
+    input: fc.oneof(fc.uint8Array({ maxLength: 64 }), mutatedEnvelope),
+    run: (b) => {
+      const body = Buffer.from(b as Uint8Array);
+      for (const decode of [decodeHello, decodeWelcome, decodeAck, decodeNotice] as ((x: Buffer) => unknown)[]) tolerate(() => decode(body), typed);
+    },
+  },
+];
