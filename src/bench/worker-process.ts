@@ -3,24 +3,33 @@ import { fileURLToPath } from 'node:url';
 import type { WorkerSpec } from './spec.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
-type Line = Record<string, number | boolean>;
+export type Line = Record<string, unknown>;
+const benchLabel = (s: WorkerSpec): string => `bench worker ${s.side} ${s.kind} ${s.transport}`;
 
-/** A bench worker process seen from the orchestrator: send words, await its JSON lines. */
+/**
+ * A child process that answers in JSON lines on stdout and takes words on stdin, seen from
+ * the process that drives it (the bench here, the chaos run in the tests).
+ */
 export class WorkerProcess {
   readonly child: ChildProcess;
   private readonly queue: Line[] = [];
   private readonly waiters: { resolve: (l: Line) => void; reject: (e: Error) => void }[] = [];
   private exitError: Error | null = null;
 
-  constructor(readonly spec: WorkerSpec) {
-    this.child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_PROFILE']] : []), WORKER, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /** `label` names the process in errors; `script` defaults to the bench worker. */
+  constructor(
+    spec: WorkerSpec | object,
+    readonly label = benchLabel(spec as WorkerSpec),
+    script = WORKER,
+  ) {
+    this.child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_PROFILE']] : []), script, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const lines = (carry + d).split('\n');
       carry = lines.pop()!;
       for (const l of lines) {
         if (!l.startsWith('{')) {
-          process.stderr.write(`bench worker ${spec.transport}: ${l}\n`); // a library writing to stdout
+          process.stderr.write(`${label}: ${l}\n`); // a library writing to stdout
           continue;
         }
         const v = JSON.parse(l) as Line;
@@ -31,7 +40,7 @@ export class WorkerProcess {
     });
     this.child.stdin!.on('error', () => {});
     this.child.on('exit', (code, signal) => {
-      this.exitError = new Error(`bench worker ${spec.side} ${spec.kind} ${spec.transport} exited (${code ?? signal})`);
+      this.exitError = new Error(`${label} exited (${code ?? signal})`);
       for (const w of this.waiters.splice(0)) w.reject(this.exitError);
     });
   }
@@ -45,7 +54,7 @@ export class WorkerProcess {
     if (this.queue.length) return Promise.resolve(this.queue.shift()!);
     if (this.exitError) return Promise.reject(this.exitError);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`bench worker ${this.spec.side} ${this.spec.transport}: no answer in ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`${this.label}: no answer in ${timeoutMs} ms`)), timeoutMs);
       this.waiters.push({
         resolve: (l) => (clearTimeout(timer), resolve(l)),
         reject: (e) => (clearTimeout(timer), reject(e)),
