@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --short]`: pushes a known stream of updates through every backend
+ * `npm run chaos [-- --short] [--only BACKEND]`: pushes a known stream of updates through every backend
  * and the relay while injecting faults, then checks every surviving listener: nothing
  * twice, and every update either received or covered by a later `resync` (C3/C4).
  * Loopback only; private servers on free ports. Prints a table; exits 1 on any duplicate
@@ -165,6 +165,34 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    backend: 'jetstream (store full)',
+    faults: 'stream capped at 300 messages (old ones discarded) while a listener is frozen',
+    needsNats: true,
+    async run() {
+      const server = await NatsServer.start({ jetstream: true });
+      const { connect } = await import('@nats-io/transport-node');
+      const { jetstreamManager, DiscardPolicy } = await import('@nats-io/jetstream');
+      const nc = await connect({ servers: server.hostPort });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'UPDATEPIPE_CHAOSFULL', subjects: ['chaosfull.>'], max_msgs: 300, discard: DiscardPolicy.Old, duplicate_window: 120e9 });
+      await nc.close();
+      const url = (durable: string): string => `nats://${server.hostPort}/chaosfull?mode=jetstream&durable=${durable}`;
+      const a = await listener('a', url('full-a'));
+      const b = await listener('b', url('full-b'));
+      return {
+        pushUrl: url('full-pusher'),
+        judged: [a, b],
+        extra: [],
+        faults: [
+          [at(0.1), async () => b.proc.signal('SIGSTOP')],
+          [at(0.9), async () => b.proc.signal('SIGCONT')],
+        ],
+        settleMs: 20_000,
+        cleanup: () => server.stop(),
+      };
+    },
+  },
+  {
     backend: 'relay unix→nats→unix',
     faults: 'the sending relay SIGKILLed and restarted',
     needsNats: true,
@@ -245,8 +273,11 @@ if (!haveNats) {
   if (process.env['CI']) throw new Error(msg);
   process.stderr.write(`\n!!! ${msg}; SKIPPING them\n\n`);
 }
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 for (const s of SCENARIOS) {
   if (s.needsNats && !haveNats) continue;
+  if (only && !s.backend.includes(only)) continue;
   process.stderr.write(`chaos: ${s.backend}: ${s.faults}…\n`);
   rows.push(await runScenario(s));
 }
