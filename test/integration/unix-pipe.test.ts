@@ -37,6 +37,7 @@ test('the socket is created with mode 0660 by the first listener', async () => {
   assert.equal(a.isOwner, true);
   assert.equal((await stat(file)).mode & 0o777, 0o660);
   assert.ok((await stat(file)).isSocket());
+  assert.equal((await stat(file)).uid, process.getuid?.(), 'owned by the user that runs the listener');
   await a.close();
   await assert.rejects(stat(file), /ENOENT/, 'owner removes its socket on close');
 });
@@ -269,4 +270,26 @@ test('only a peer that never says HELLO is dropped; connections that did stay up
   await owner.push(flagsUpdate(1));
   await waitFor(() => r.updates.length === 1, 'still delivering');
   silent.destroy();
+});
+
+test('connections past the cap are refused with BUSY; those inside keep working', async () => {
+  const file = sock();
+  const owner = pipe(file, { maxPeers: 3 });
+  const r = new Recorder();
+  await owner.listen(r.handler);
+  const held = await Promise.all([0, 1, 2].map(() => new Promise<net.Socket>((ok) => {
+    const s = net.connect(file, () => ok(s));
+  })));
+  const refused = await new Promise<string>((resolve) => {
+    const s = net.connect(file);
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    s.on('close', () => resolve(got));
+  });
+  assert.match(refused, /too many connections \(max 3\)/);
+  for (const s of held) s.destroy();
+  await sleep(300); // the owner sees them go
+  const p = pipe(file);
+  await p.push(flagsUpdate(1));
+  await waitFor(() => r.updates.length === 1, 'a connection inside the cap works once others left');
 });

@@ -213,3 +213,15 @@ test('the hub drops only clients that never say HELLO', async () => {
   await waitFor(() => r.updates.length === 1, 'the listener is still connected');
   assert.equal(hub.clientCount, 2);
 });
+
+test('clients past the hub cap get HTTP 503 before any WebSocket; the hub keeps serving', async () => {
+  const { url } = await startHub(0, { maxClients: 2 });
+  const a = await RawWs.open(url);
+  const b = await RawWs.open(url);
+  await assert.rejects(RawWs.open(url), /HTTP 503/);
+  a.ws.terminate();
+  await sleep(100);
+  const c = await RawWs.open(url);
+  await b.close();
+  await c.close();
+});
