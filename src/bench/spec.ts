@@ -31,3 +31,10 @@ export const benchUpdate = (i: number): Update => ({ type: 'flags', user: 'alice
 
 /** Raw baselines send this many updates per write when hand-batching. */
 export const BATCH = 512;
+
+/**
+ * Milliseconds on the machine's monotonic clock (CLOCK_MONOTONIC, the same for every
+ * process), so a pusher's stamp and a listener's reading compare across processes.
+ * `performance.timeOrigin` is per process and can be off by more than a loopback hop.
+ */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;

@@ -2,7 +2,7 @@
  * One side of a measurement, in its own process (the orchestrator forks it with a
  * WorkerSpec as JSON). Talks JSON lines on stdout: {"ready":true} once set up, then
  * {"at": ms} (start of sending, or arrival of the last expected update), or latency
- * percentiles, or flood counts; times are `performance.timeOrigin` based, comparable
+ * percentiles, or flood counts; times are on the machine's monotonic clock, comparable
  * across processes. Reads "go" / "report" lines on stdin.
  */
 import { createInterface } from 'node:readline';
@@ -12,10 +12,10 @@ import * as rawNats from './raw/nats.js';
 import * as rawRedis from './raw/redis.js';
 import * as rawUnix from './raw/unix.js';
 import * as rawWs from './raw/ws.js';
-import { benchUpdate, type WorkerSpec } from './spec.js';
+import { benchUpdate, monotonicMs, type WorkerSpec } from './spec.js';
 
 const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
-const now = (): number => performance.timeOrigin + performance.now();
+const now = monotonicMs;
 const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
 const commands = createInterface({ input: process.stdin });
 commands.on('close', () => process.exit(0)); // the orchestrator is gone: never linger

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { WorkerSpec } from '../spec.js';
+import { monotonicMs, type WorkerSpec } from '../spec.js';
 import { frameReader, type RawEnvelope, rawBatch, rawFrame } from './frames.js';
 
 /** Baseline receiver: a plain Unix socket server decoding frames. */
@@ -32,7 +32,7 @@ export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   };
 }
 
-const now = (): number => performance.timeOrigin + performance.now();
+const now = monotonicMs;
 
 /** The latency baseline: frames at a steady rate, stamped like the pipe's (µs in modseq). */
 async function pushAtRate(socks: net.Socket[], rate: number, n: number): Promise<void> {
