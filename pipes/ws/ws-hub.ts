@@ -8,6 +8,7 @@ import { PipeError } from '../../src/errors.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, unprefixed, type Hello } from '../../src/pipe/hub-protocol.js';
 import { planResume, ReplayRing } from '../../src/pipe/replay-ring.js';
 import { TickCork } from './tick-cork.js';
+import { WIRE_LIMITS } from './wire-limits.js';
 import { bearer, type TokenSet } from './tokens.js';
 
 export interface HubOptions {
@@ -66,7 +67,7 @@ export class WsHub {
       ...options,
     };
     this.ring = new ReplayRing(this.o.ringFrames);
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload, perMessageDeflate: false });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload, perMessageDeflate: false, ...WIRE_LIMITS });
     this.server = this.o.tls ? https.createServer({ cert: this.o.tls.cert, key: this.o.tls.key }) : http.createServer();
     this.server.on('request', (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain' }).end('updatepipe hub: WebSocket only\n');

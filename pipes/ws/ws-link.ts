@@ -3,6 +3,7 @@ import { PipeError } from '../../src/errors.js';
 import { HubLinkBase } from '../../src/pipe/hub-link-base.js';
 import { encodeHello, unprefixed, type Hello, type Welcome } from '../../src/pipe/hub-protocol.js';
 import { TickCork } from './tick-cork.js';
+import { WIRE_LIMITS } from './wire-limits.js';
 
 export interface WsLinkOptions {
   token: string | null;
@@ -38,6 +39,7 @@ export class WsLink extends HubLinkBase {
       const ws = new WebSocket(url, {
         headers,
         maxPayload: o.maxPayload,
+        ...WIRE_LIMITS,
         perMessageDeflate: false,
         handshakeTimeout: o.timeoutMs,
         ...(o.ca ? { ca: o.ca } : {}),

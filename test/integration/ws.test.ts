@@ -225,3 +225,19 @@ test('clients past the hub cap get HTTP 503 before any WebSocket; the hub keeps 
   await b.close();
   await c.close();
 });
+
+test('a peer dripping tiny fragments is cut off; the hub keeps serving others', async () => {
+  const { hub, url } = await startHub();
+  const l = await open(url);
+  const r = new Recorder();
+  await l.listen(r.handler);
+  const bad = await RawWs.open(url);
+  bad.hello(false, 'dripper');
+  await sleep(50);
+  for (let i = 0; i < 500 && !bad.closed; i++) bad.ws.send(Buffer.alloc(1), { fin: false, binary: true });
+  await waitFor(() => bad.closed, 'the dripping peer is disconnected');
+  const p = await open(url);
+  await p.push(flagsUpdate(1));
+  await waitFor(() => r.updates.length === 1, 'others unaffected');
+  assert.ok(hub.clientCount >= 2);
+});
