@@ -91,7 +91,9 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
     for (let attempt = 0; !this.closingNow; attempt++) {
       try {
         const consumer = await js.consumers.get(this.settings.stream, this.settings.durable);
-        this.messages = await consumer.consume({ max_messages: 1000 });
+        // Pulls expire every 5 s, so two missed heartbeats (a consumer leader lost in a
+        // failover) are noticed in 5 s and the pull is renewed, not after the default 30 s.
+        this.messages = await consumer.consume({ max_messages: 1000, expires: 5_000 });
         attempt = 0;
         for await (const m of this.messages) {
           this.receive(m.data, m.subject);

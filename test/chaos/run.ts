@@ -159,7 +159,7 @@ const SCENARIOS: Scenario[] = [
           [at(0.8), () => cluster.nodes[0]!.restart()],
         ],
         // A redelivery can take the consumer's ack wait (10 s); a hole becomes a resync after 15 s.
-        settleMs: 20_000,
+        settleMs: Number(process.env['CHAOS_JS_SETTLE_MS'] ?? 20_000),
         cleanup: () => cluster.stop(),
       };
     },
