@@ -4,7 +4,7 @@ import { natsBackend, redisBackend, unixBackend, wsBackend, type Backend } from 
 import { renderChart, type ChartPoint } from './chart.js';
 import { editToIdle } from './edit-to-idle.js';
 import type { BenchResult } from './result.js';
-import { flood, latency, throughput } from './scenarios.js';
+import { flood, latency, throughput, type Latency } from './scenarios.js';
 import { startNats, startRedis, type Service } from './services.js';
 import { startup } from './startup.js';
 import { summarize } from './stats.js';
@@ -108,11 +108,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
           // The raw socket at the same rate shows what the machine itself adds (unix only).
           const raw = b.transport === 'unix' ? await latency(b, rate, seconds, z.warm, 'raw') : null;
           const held = GOAL_BACKENDS.has(b.label) && rate === 1000;
-          const beside = (v: number | undefined): Pick<BenchResult, 'baseline' | 'ratio'> => (v === undefined ? {} : { baseline: { name: `raw ${b.label} socket, same rate`, value: v }, ratio: 0 });
-          const withRatio = (r: Pick<BenchResult, 'baseline' | 'ratio'>, v: number): Pick<BenchResult, 'baseline' | 'ratio'> => (r.baseline ? { baseline: r.baseline, ratio: v / r.baseline.value } : {});
-          results.push({ name: `${name} p50`, value: l.p50, unit: 'ms', ...withRatio(beside(raw?.p50), l.p50), chart: { panel: 'latency', backend: b.label, series: `p50 at ${tag}` } });
-          results.push({ name: `${name} p99`, value: l.p99, unit: 'ms', ...withRatio(beside(raw?.p99), l.p99), ...(held ? { goal: { text: '< 1 ms', met: l.p99 < 1 } } : {}), chart: { panel: 'latency', backend: b.label, series: `p99 at ${tag}` } });
-          results.push({ name: `${name} p99.9`, value: l.p999, unit: 'ms', ...withRatio(beside(raw?.p999), l.p999) });
+          const vsRaw = (q: keyof Latency): Pick<BenchResult, 'baseline' | 'ratio'> => (raw ? { baseline: { name: `raw ${b.label} socket, same rate`, value: raw[q] }, ratio: l[q] / raw[q] } : {});
+          results.push({ name: `${name} p50`, value: l.p50, unit: 'ms', ...vsRaw('p50'), chart: { panel: 'latency', backend: b.label, series: `p50 at ${tag}` } });
+          results.push({ name: `${name} p99`, value: l.p99, unit: 'ms', ...vsRaw('p99'), ...(held ? { goal: { text: '< 1 ms', met: l.p99 < 1 } } : {}), chart: { panel: 'latency', backend: b.label, series: `p99 at ${tag}` } });
+          results.push({ name: `${name} p99.9`, value: l.p999, unit: 'ms', ...vsRaw('p999') });
           if (raw && rate === 1000) {
             results.push({ name: `raw unix socket latency at ${tag} p99`, value: raw.p99, unit: 'ms', chart: { panel: 'latency', backend: 'raw unix', series: `p99 at ${tag}` } });
             results.push({ name: `raw unix socket latency at ${tag} p50`, value: raw.p50, unit: 'ms', chart: { panel: 'latency', backend: 'raw unix', series: `p50 at ${tag}` } });

@@ -25,16 +25,17 @@ export function findBinary(name: string): string | null {
   return null;
 }
 
-async function waitPort(port: number, child: ChildProcess, name: string): Promise<void> {
+/** Resolves once `child` listens on the loopback `port`; `log` adds its output to errors. */
+export async function waitPort(port: number, child: ChildProcess, name: string, log: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${log()}`);
     const up = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
       s.on('error', () => resolve(false));
     });
     if (up) return;
-    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port}: ${log()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

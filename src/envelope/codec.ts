@@ -29,28 +29,35 @@ function writeChecked(env: Envelope): void {
   writeNumber(env.ts);
   writeString('update');
   const u = env.update as Update & { uidValidity?: number; modseq?: number; mailbox?: string; to?: string };
-  const fields: [string, unknown][] = [['type', u.type], ['user', u.user]];
-  if (u.mailbox !== undefined) fields.push(['mailbox', u.mailbox]);
+  // The map header comes first, so count the fields before writing them (no array per push).
+  const own = u.type === 'flags' ? 2 : u.type === 'exists' || u.type === 'expunge' ? 1 : u.type === 'mailbox' ? (u.to === undefined ? 1 : 2) : 0;
+  const optional = (u.mailbox === undefined ? 0 : 1) + (u.uidValidity === undefined ? 0 : 1) + (u.modseq === undefined ? 0 : 1);
+  writeMapHeader(2 + own + optional);
+  writeString('type');
+  writeString(u.type);
+  writeString('user');
+  writeString(u.user);
+  if (u.mailbox !== undefined) writeString('mailbox'), writeString(u.mailbox);
   switch (u.type) {
     case 'flags':
-      fields.push(['uid', u.uid], ['flags', u.flags]);
+      writeString('uid');
+      writeNumber(u.uid);
+      writeString('flags');
+      writeValue(u.flags, 2);
       break;
     case 'exists':
     case 'expunge':
-      fields.push(['uids', u.uids]);
+      writeString('uids');
+      writeString(u.uids);
       break;
     case 'mailbox':
-      fields.push(['op', u.op]);
-      if (u.to !== undefined) fields.push(['to', u.to]);
+      writeString('op');
+      writeString(u.op);
+      if (u.to !== undefined) writeString('to'), writeString(u.to);
       break;
   }
-  if (u.uidValidity !== undefined) fields.push(['uidValidity', u.uidValidity]);
-  if (u.modseq !== undefined) fields.push(['modseq', u.modseq]);
-  writeMapHeader(fields.length);
-  for (const [k, v] of fields) {
-    writeString(k);
-    writeValue(v, 2);
-  }
+  if (u.uidValidity !== undefined) writeString('uidValidity'), writeNumber(u.uidValidity);
+  if (u.modseq !== undefined) writeString('modseq'), writeNumber(u.modseq);
 }
 
 /** A checked envelope; with `frameKind`, as a whole stream frame (header included, no second copy). */

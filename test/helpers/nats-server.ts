@@ -1,16 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findBinary, freePort, waitPort } from '../../src/bench/services.js';
+
+export { freePort } from '../../src/bench/services.js';
 
 /** The nats-server binary, or null. */
-export function natsServerBinary(): string | null {
-  const which = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
-  if (which.status === 0 && which.stdout.trim()) return which.stdout.trim();
-  return existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : null;
-}
+export const natsServerBinary = (): string | null => findBinary('nats-server');
 
 /**
  * `skip` option for suites that need nats-server: in CI a missing binary is a failure
@@ -22,31 +19,6 @@ export function natsSkip(): string | false {
   if (process.env['CI']) throw new Error(msg);
   process.stderr.write(`\n!!! ${msg}; SKIPPING them\n\n`);
   return msg;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitPort(port: number, child: ChildProcess, log: () => string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited (${child.exitCode}): ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port}: ${log()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface NatsServerOptions {
@@ -92,7 +64,7 @@ export class NatsServer {
     this.child = spawn(natsServerBinary()!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.log += d));
     this.child.stderr!.on('data', (d: Buffer) => (this.log += d));
-    await waitPort(this.port, this.child, () => this.log);
+    await waitPort(this.port, this.child, 'nats-server', () => this.log);
   }
 
   /** SIGKILL: no goodbye to clients. */

@@ -11,7 +11,7 @@ export const rawEnvelope = (i: number, modseq?: number): Buffer => {
   const bytes = encode({ v: 1, origin: 'raw', seq: i + 1, ts: Date.now(), update });
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 };
-const unpackValue = (bytes: Uint8Array): unknown => decode(bytes);
+const decodeReference = (bytes: Uint8Array): unknown => decode(bytes);
 export const rawFrame = (i: number, modseq?: number): Buffer => encodeFrame(3, rawEnvelope(i, modseq));
 
 /** Updates [from, from+BATCH) as one buffer of frames: the hand-batched sender's unit. */
@@ -27,10 +27,10 @@ export type RawEnvelope = { update?: { modseq?: number } } | null;
 /** Decodes every frame in a stream (or in one message), one call each. */
 export function frameReader(onUpdate: (env: RawEnvelope) => void): (chunk: Buffer) => void {
   const d = new FrameDecoder(1 << 24);
-  return (chunk) => d.push(chunk, (_kind, body) => onUpdate(unpackValue(body) as RawEnvelope));
+  return (chunk) => d.push(chunk, (_kind, body) => onUpdate(decodeReference(body) as RawEnvelope));
 }
 
 /** One message = one envelope. */
 export function envelopeReader(onUpdate: (env: RawEnvelope) => void): (msg: Uint8Array) => void {
-  return (msg) => onUpdate(unpackValue(msg) as RawEnvelope);
+  return (msg) => onUpdate(decodeReference(msg) as RawEnvelope);
 }
