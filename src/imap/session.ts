@@ -473,6 +473,7 @@ export class ImapSession {
         }
       }
       this.write(renderFetch(t.seq, items, { uid: t.uid, flags, size: t.info.size, internalDate: t.info.internalDate }, raw));
+      if (items.some((i) => i.kind === 'flags')) sel.tracker.told(t.uid, flags);
     }
     return ok(`${byUid ? 'UID ' : ''}FETCH completed`, byUid);
   }

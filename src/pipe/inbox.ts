@@ -82,7 +82,9 @@ export class Inbox {
         this.holeTimer ??= setTimeout(() => this.checkHoles(), grace).unref();
       }
     }
-    this.enqueue(env.update, { origin: env.origin, seq: env.seq, ts: env.ts });
+    const meta: Meta = { origin: env.origin, seq: env.seq, ts: env.ts };
+    if (verdict === 'late') meta.late = true;
+    this.enqueue(env.update, meta);
   }
 
   /** Holes still open after their grace period are losses: one resync covers them all. */

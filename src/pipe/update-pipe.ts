@@ -11,6 +11,12 @@ export interface Meta {
   ts: number;
   /** Present only on resyncs made by the pipe, not pushed by anyone. */
   reason?: ResyncReason;
+  /**
+   * Filled a hole: newer updates of its origin were delivered before it (a JetStream
+   * redelivery after failover). Idempotent updates may be applied as they are; a `flags`
+   * set without `modseq` may be older than what is known now.
+   */
+  late?: true;
 }
 
 export type UpdateHandler = (u: Update, meta: Meta) => void | Promise<void>;

@@ -84,6 +84,7 @@ export class MailboxTracker {
       get index() {
         return self.index;
       },
+      flagSet: (flags) => this.pool.of(flags),
     };
   }
 

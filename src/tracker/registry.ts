@@ -99,6 +99,12 @@ export class TrackerRegistry {
       case 'flags': {
         const t = this.get(u.user, u.mailbox);
         if (t === undefined) return;
+        if (ctx.meta?.late === true && u.modseq === undefined) {
+          // Overtaken by newer updates of its origin, maybe for this very message: without a
+          // modseq to order them, applying it could leave the client with old flags.
+          t.requestResync('uncertain');
+          return;
+        }
         const opts: Parameters<MailboxTracker['flags']>[2] = {};
         if (u.uidValidity !== undefined) opts.uidValidity = u.uidValidity;
         if (u.modseq !== undefined) opts.modseq = u.modseq;

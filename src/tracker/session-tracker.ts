@@ -1,5 +1,6 @@
 import type { Uid } from '../update/uid-set.js';
-import type { MailboxName, UserName } from '../update/update.js';
+import type { Flag, MailboxName, UserName } from '../update/update.js';
+import type { FlagSet } from './flag-set.js';
 import type { MessageIndex } from './message-index.js';
 import type { SessionView } from './session-view.js';
 import { indexOfUid } from './sorted-uids.js';
@@ -19,6 +20,7 @@ export interface SessionHost {
   readonly user: UserName;
   readonly mailbox: MailboxName;
   readonly index: MessageIndex | null;
+  flagSet(flags: readonly Flag[]): FlagSet;
 }
 
 /**
@@ -92,6 +94,15 @@ export class SessionTracker {
    */
   watch(listener: () => void): () => void {
     return this.view.watch(listener);
+  }
+
+  /**
+   * The session's own response told the client these flags for `uid` (FETCH with FLAGS,
+   * or a non-silent STORE answered through `poll`). Later polls then send FETCH only for
+   * flags that differ from what the client holds.
+   */
+  told(uid: Uid, flags: readonly Flag[]): void {
+    this.view.told(uid, this.host.flagSet(flags));
   }
 
   close(): void {

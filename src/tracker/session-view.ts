@@ -1,5 +1,5 @@
 import type { Uid } from '../update/uid-set.js';
-import type { FlagSet } from './flag-set.js';
+import { sameFlags, type FlagSet } from './flag-set.js';
 import type { MessageIndex } from './message-index.js';
 import { diffMessages, indexOfUid, removePositions, type SortedMessages } from './sorted-uids.js';
 import type { ByeReason, UntaggedResponse } from './untagged.js';
@@ -56,6 +56,17 @@ export class SessionView implements SortedMessages {
       this.stale = true;
     }
     this.wake();
+  }
+
+  /**
+   * The session's own response (FETCH ... FLAGS) told its client these flags. Unlike
+   * `acknowledge` the UID stays dirty: storage, which answered the FETCH, may be ahead of or
+   * behind the index, and the next poll settles the difference.
+   */
+  told(uid: Uid, flags: FlagSet): void {
+    if (this.closed) return;
+    const i = indexOfUid(this.uids, uid);
+    if (i >= 0) this.flags[i] = flags;
   }
 
   /** The session's own command already told its client these flags (e.g. STORE). */
@@ -117,10 +128,13 @@ export class SessionView implements SortedMessages {
         const mine = indexOfUid(this.uids, u);
         const theirs = index.flagsOf(u);
         if (mine >= 0 && theirs === undefined) gone.push(mine);
-        // Dirty and present on both sides means the flags changed since the last poll.
-        // Send them even if they equal what this view last told: the client may have
-        // fetched an intermediate state by itself.
-        else if (mine >= 0) changed.push(mine);
+        // Only what differs from what the client was last told: stale updates after a
+        // resync can move the index away and back within one poll, and a second identical
+        // FETCH is noise a client may count as a change. The view learns what the
+        // session's own FETCH responses said (`told`), so "last told" is exact.
+        else if (mine >= 0) {
+          if (!sameFlags(this.flags[mine]!, theirs ?? null)) changed.push(mine);
+        }
         else if (theirs !== undefined) {
           fresh.push(u);
           freshFlags.push(theirs);

@@ -62,10 +62,10 @@ test('inbox drops echoes and copies, resyncs gaps', () => {
 test('inbox with a gap grace: a hole filled in time is no loss; one left open is a resync', async () => {
   const box = new Inbox('me', { maxQueued: 100, originTtlMs: 60_000, maxOrigins: 100, gapGraceMs: 50, onHandlerError: () => {}, onResync: () => {} });
   const got: string[] = [];
-  box.setHandler((_u, m) => void got.push(m.reason ? `resync:${m.reason}` : `${m.origin}${m.seq}`));
+  box.setHandler((_u, m) => void got.push(m.reason ? `resync:${m.reason}` : `${m.origin}${m.seq}${m.late ? ' late' : ''}`));
   for (const e of [env('x', 1), env('x', 3), env('x', 2), env('y', 1), env('y', 4)]) box.accept(e);
   await new Promise((r) => setTimeout(r, 120));
-  assert.deepEqual(got, ['x1', 'x3', 'x2', 'y1', 'y4', 'resync:gap']);
+  assert.deepEqual(got, ['x1', 'x3', 'x2 late', 'y1', 'y4', 'resync:gap']);
   box.dispose();
 });
 

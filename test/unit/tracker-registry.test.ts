@@ -206,3 +206,19 @@ test('formats untagged responses as IMAP lines', () => {
   assert.equal(formatUntaggedLines([{ kind: 'expunge', seq: 2 }, { kind: 'exists', count: 5 }]), '* 2 EXPUNGE\r\n* 5 EXISTS\r\n');
   assert.equal(formatUntaggedLines([]), '');
 });
+
+test('a late flags update (overtaken by newer ones of its origin) re-reads storage instead of applying', async () => {
+  const { registry, requests } = testRegistry();
+  const { session, storage } = await opened(registry, 'alice', 'INBOX');
+  const late = { origin: 'a', seq: 1, ts: 0, late: true as const };
+  registry.apply(update({ type: 'flags', user: 'alice', mailbox: 'INBOX', uid: 1, flags: ['\\Seen'] }), { meta: late });
+  await settle();
+  assert.deepEqual(session.poll({ allowExpunge: true }), [], 'not applied');
+  assert.equal(requests.splice(0).length, 1, 'storage is asked instead');
+  registry.get('alice', 'INBOX')!.resync(storage.read());
+  // With a modseq the index can order it, so it is applied.
+  registry.apply(update({ type: 'flags', user: 'alice', mailbox: 'INBOX', uid: 2, flags: ['\\Seen'], modseq: 7 }), { meta: late });
+  await settle();
+  assert.deepEqual(lines(session.poll({ allowExpunge: true })), ['2 FETCH 2 (\\Seen)']);
+  assert.equal(requests.length, 0);
+});

@@ -134,8 +134,27 @@ test('reordered flags: an older modseq never overwrites a newer one', async () =
   assert.deepEqual(lines(session.poll({ allowExpunge: true })), ['1 FETCH 1 (\\Flagged \\Seen)']);
   // Without modseq the last one to arrive wins (the pipe keeps each origin in order).
   tracker.flags(2, ['\\Seen']);
-  tracker.flags(2, []);
-  assert.deepEqual(lines(session.poll({ allowExpunge: true })), ['2 FETCH 2 ()']);
+  tracker.flags(2, ['\\Draft']);
+  assert.deepEqual(lines(session.poll({ allowExpunge: true })), ['2 FETCH 2 (\\Draft)']);
+});
+
+test('flags that moved away and back between polls are not told again', async () => {
+  const { tracker, session } = await setup(2);
+  tracker.flags(1, ['\\Seen']);
+  assert.deepEqual(lines(session.poll({ allowExpunge: true })), ['1 FETCH 1 (\\Seen)']);
+  // A stale copy after a resync, then the current state again: the client already has it.
+  tracker.flags(1, []);
+  tracker.flags(1, ['\\Seen']);
+  assert.deepEqual(session.poll({ allowExpunge: true }), []);
+});
+
+test("flags the session's own FETCH told are not told again, other changes are", async () => {
+  const { tracker, session } = await setup(2);
+  tracker.flags(1, ['\\Seen']);
+  session.told(1, ['\\Seen']); // the client fetched them before the poll
+  tracker.flags(2, ['\\Flagged']);
+  session.told(2, ['\\Answered']); // storage was behind the index when it answered
+  assert.deepEqual(lines(session.poll({ allowExpunge: true })), ['2 FETCH 2 (\\Flagged)']);
 });
 
 test('an EXPUNGE that overtakes its EXISTS does not resurrect the message', async () => {
