@@ -13,25 +13,32 @@ function fail(err: unknown): never {
 }
 
 type PushEntry = typeof import('./push-entry.js');
+type MailEntry = typeof import('./mail-entry.js');
 
 /**
- * `push` is what admin tools run many times over, so its start-up counts: it runs from a
- * one-file bundle of its own code (built by scripts/bundle.mjs), which loads much faster
- * than thirty small ES modules. Without the bundle (a plain `tsc` build) the modules do.
+ * `push` and `mail` are what admin tools run many times over, so their start-up counts:
+ * each runs from a one-file bundle of its own code (built by scripts/bundle.mjs), which
+ * loads much faster than thirty small ES modules and commander. Without the bundles (a
+ * plain `tsc` build) the modules do.
  */
-async function pushEntry(): Promise<PushEntry> {
-  const bundle = './push-bundle.js';
+async function fastEntry<T>(bundle: string, modules: () => Promise<T>): Promise<T> {
   try {
-    return (await import(bundle)) as PushEntry;
+    return (await import(bundle)) as T;
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    return import('./push-entry.js');
+    return modules();
   }
+}
+
+async function fastPath(argv: string[]): Promise<boolean> {
+  if (argv[0] === 'push') return (await fastEntry<PushEntry>('./push-bundle.js', () => import('./push-entry.js'))).fastPush(argv);
+  if (argv[0] === 'mail') return (await fastEntry<MailEntry>('./mail-bundle.js', () => import('./mail-entry.js'))).fastMail(argv);
+  return false;
 }
 
 try {
   const argv = process.argv.slice(2);
-  if (!(argv[0] === 'push' && (await (await pushEntry()).fastPush(argv)))) {
+  if (!(await fastPath(argv))) {
     const [{ runProgram }, { CommanderError }] = await Promise.all([import('./program.js'), import('commander')]);
     try {
       await runProgram(process.argv);

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { PipeError } from '../errors.js';
 import { defaultPipeUrl } from '../pipe/default-url.js';
+import type { MailAction, MailArgs, MailOptions } from './commands/mail.js';
 import { useTokenFile } from './token-file.js';
 
 // Command modules load only when their command runs.
@@ -138,13 +139,10 @@ function mailCommand(name: string, description: string): Command {
     .option('--require-listener', 'exit 3 when no server is listening (default: the edit is enough)', false);
 }
 
-const mailOpts = (o: MailFlags) => ({
-  maildir: o.maildir,
-  user: o.user,
-  mailbox: o.mailbox,
-  pipe: o.pipe ?? defaultPipeUrl(),
-  requireListener: o.requireListener,
-});
+async function runMail(action: MailAction, o: MailFlags & Omit<MailArgs, keyof MailOptions>): Promise<void> {
+  const { runMail: run } = await import('./commands/mail.js');
+  await run(action, { ...o, pipe: o.pipe ?? defaultPipeUrl() });
+}
 
 const mail = program
   .command('mail')
@@ -155,10 +153,7 @@ mailCommand('add', 'deliver a message (FILE, or - for stdin); prints its new UID
   .argument('<file>', 'RFC 5322 message file, or - for stdin')
   .option('--mailbox <name>', 'mailbox', 'INBOX')
   .option('--flags <flags>', 'initial flags, comma-separated (e.g. \\Seen,$Label)')
-  .action(async (file: string, o: MailFlags & { flags?: string }) => {
-    const { mailAdd } = await import('./commands/mail.js');
-    await mailAdd(file, o.flags, mailOpts(o));
-  });
+  .action(async (file: string, o: MailFlags & { flags?: string }) => runMail('add', { ...o, file }));
 
 mailCommand('flags', 'set, add or remove flags of one message')
   .option('--mailbox <name>', 'mailbox', 'INBOX')
@@ -166,38 +161,23 @@ mailCommand('flags', 'set, add or remove flags of one message')
   .option('--set <flags>', 'replace the flags with these (comma-separated; empty for none)')
   .option('--add <flags>', 'add these flags')
   .option('--remove <flags>', 'remove these flags')
-  .action(async (o: MailFlags & { uid: string; set?: string; add?: string; remove?: string }) => {
-    const modes = (['set', 'add', 'remove'] as const).filter((m) => o[m] !== undefined);
-    if (modes.length !== 1) throw new PipeError('USAGE', 'give exactly one of --set, --add, --remove');
-    if (!/^[1-9]\d{0,9}$/.test(o.uid)) throw new PipeError('USAGE', `--uid: ${JSON.stringify(o.uid)} is not a UID`);
-    const { mailFlags } = await import('./commands/mail.js');
-    await mailFlags(o.uid, modes[0]!, o[modes[0]!]!, mailOpts(o));
-  });
+  .action(async (o: MailFlags & { uid: string; set?: string; add?: string; remove?: string }) => runMail('flags', o));
 
 mailCommand('expunge', 'remove messages')
   .option('--mailbox <name>', 'mailbox', 'INBOX')
   .requiredOption('--uid <set>', 'UID or UID set (e.g. 4 or 3:5,9)')
-  .action(async (o: MailFlags & { uid: string }) => {
-    const { mailExpunge } = await import('./commands/mail.js');
-    await mailExpunge(o.uid, mailOpts(o));
-  });
+  .action(async (o: MailFlags & { uid: string }) => runMail('expunge', o));
 
 for (const op of ['create', 'delete'] as const) {
   mailCommand(op, `${op} a mailbox`)
     .requiredOption('--mailbox <name>', 'mailbox (hierarchy separator "/")')
-    .action(async (o: MailFlags) => {
-      const { mailMailbox } = await import('./commands/mail.js');
-      await mailMailbox(op, undefined, mailOpts(o));
-    });
+    .action(async (o: MailFlags) => runMail(op, o));
 }
 
 mailCommand('rename', 'rename a mailbox (and the mailboxes below it)')
   .requiredOption('--mailbox <name>', 'current name')
   .requiredOption('--to <name>', 'new name')
-  .action(async (o: MailFlags & { to: string }) => {
-    const { mailMailbox } = await import('./commands/mail.js');
-    await mailMailbox('rename', o.to, mailOpts(o));
-  });
+  .action(async (o: MailFlags & { to: string }) => runMail('rename', o));
 
 program
   .command('stats')

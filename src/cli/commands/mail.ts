@@ -5,6 +5,42 @@ import { openPipe } from '../../pipe/open-pipe.js';
 import { UidSet } from '../../update/uid-set.js';
 import { validateFlags, validateUpdate, type Flag, type Update } from '../../update/update.js';
 
+export type MailAction = 'add' | 'flags' | 'expunge' | 'create' | 'delete' | 'rename';
+export const MAIL_ACTIONS: readonly MailAction[] = ['add', 'flags', 'expunge', 'create', 'delete', 'rename'];
+
+/** What `updatepipe mail ACTION` was given, however it was parsed (commander or the fast path). */
+export interface MailArgs extends MailOptions {
+  file?: string;
+  flags?: string;
+  uid?: string;
+  set?: string;
+  add?: string;
+  remove?: string;
+  to?: string;
+}
+
+/** Checks the action's own arguments, then runs it. */
+export async function runMail(action: MailAction, a: MailArgs): Promise<void> {
+  switch (action) {
+    case 'add':
+      return mailAdd(a.file ?? '-', a.flags, a);
+    case 'flags': {
+      const modes = (['set', 'add', 'remove'] as const).filter((m) => a[m] !== undefined);
+      if (modes.length !== 1) throw new PipeError('USAGE', 'give exactly one of --set, --add, --remove');
+      if (a.uid === undefined || !/^[1-9]\d{0,9}$/.test(a.uid)) throw new PipeError('USAGE', `--uid: ${JSON.stringify(a.uid)} is not a UID`);
+      return mailFlags(a.uid, modes[0]!, a[modes[0]!]!, a);
+    }
+    case 'expunge':
+      if (a.uid === undefined) throw new PipeError('USAGE', '--uid is required');
+      return mailExpunge(a.uid, a);
+    case 'rename':
+      if (a.to === undefined) throw new PipeError('USAGE', '--to is required');
+      return mailMailbox('rename', a.to, a);
+    default:
+      return mailMailbox(action, undefined, a);
+  }
+}
+
 export interface MailOptions {
   maildir: string;
   user: string;
