@@ -96,8 +96,9 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
         this.messages = await consumer.consume({ max_messages: 1000, expires: 5_000 });
         attempt = 0;
         for await (const m of this.messages) {
-          this.receive(m.data, m.subject);
-          m.ack();
+          // Acked once handled, not on arrival: a node that dies mid-handler gets the
+          // update again from its durable (and dedup drops it if it was handled after all).
+          this.receive(m.data, m.subject, () => m.ack());
         }
       } catch (err) {
         if (!this.closingNow) this.status({ type: 'disconnected', detail: `JetStream consumer: ${(err as Error).message}; retrying` });
@@ -140,5 +141,10 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
   protected override async beforeClose(): Promise<void> {
     await this.messages?.close().catch(() => {});
     await this.consuming;
+    // Let updates already received be handled (and acked) before the connection drains;
+    // a handler stuck longer leaves them unacked, so the durable hands them out again.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.inbox.idle(), new Promise<void>((r) => (timer = setTimeout(r, 2_000)))]);
+    clearTimeout(timer);
   }
 }

@@ -57,10 +57,12 @@ export class Relay {
     if (this.o.oneWay) await b.initPush();
     await a.listen((u, meta) => this.pass(u, meta, b));
     if (!this.o.oneWay) await b.listen((u, meta) => this.pass(u, meta, a));
-    // While no relay ran, updates on a side that does not resume went nowhere: the
-    // other side must re-read. (A JetStream durable hands us what we missed instead.)
-    if (!a.resumes) this.sendResync(b);
-    if (!this.o.oneWay && !b.resumes) this.sendResync(a);
+    // While no relay ran, updates on a side that does not resume went nowhere, so the
+    // other side must re-read. Even a resuming side (a JetStream durable) does not hand
+    // back what a relay that died had taken but not yet forwarded: it counts as handled
+    // once passed on, and forwards are pipelined. So every side this relay feeds re-reads.
+    this.sendResync(b);
+    if (!this.o.oneWay) this.sendResync(a);
   }
 
   private pass(u: Update, meta: Meta, to: ForwardingPipe): void | Promise<void> {

@@ -67,10 +67,15 @@ export abstract class BasePipe extends EventEmitter {
     return { env: checked, bytes: encodeCheckedEnvelope(checked, frameKind) };
   }
 
-  /** One message from the transport: checked, decoded, deduplicated, delivered. False if rejected. */
-  protected receive(bytes: Uint8Array, from: string): Envelope | null {
+  /**
+   * One message from the transport: checked, decoded, deduplicated, delivered. Null if
+   * rejected. `done` (a transport ack) runs once the handler is through with it, or at
+   * once for a rejected message (redelivering garbage would not make it better).
+   */
+  protected receive(bytes: Uint8Array, from: string, done?: () => void): Envelope | null {
     if (bytes.length > this.opts.maxFrameBytes) {
       this.status({ type: 'rejected', detail: `${from}: message of ${bytes.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte cap` });
+      done?.();
       return null;
     }
     let env: Envelope;
@@ -78,9 +83,10 @@ export abstract class BasePipe extends EventEmitter {
       env = decodeEnvelope(bytes);
     } catch (err) {
       this.status({ type: 'rejected', detail: `${from}: ${(err as Error).message}` });
+      done?.();
       return null;
     }
-    this.inbox.accept(env);
+    this.inbox.accept(env, done);
     return env;
   }
 }

@@ -24,6 +24,8 @@ export interface InboxOptions {
 interface Item {
   u: Update;
   meta: Meta;
+  /** Called once the handler is done with it (or it was dropped): a transport ack. */
+  done?: (() => void) | undefined;
 }
 
 /**
@@ -59,15 +61,22 @@ export class Inbox {
     return this.handler !== null;
   }
 
-  accept(env: Envelope): void {
+  /**
+   * `done` (optional) is called once the handler has finished with the update, its promise
+   * settled, or the update was dropped (echo, copy, overflow): acknowledging then, not on
+   * arrival, means a crash never takes an acknowledged but unhandled update with it.
+   */
+  accept(env: Envelope, done?: () => void): void {
     if (env.origin === this.self) {
       this.counters.echoes++;
+      done?.();
       return;
     }
     const prevHigh = this.dedup.high(env.origin);
     const verdict = this.dedup.check(env.origin, env.seq);
     if (verdict === 'duplicate') {
       this.counters.duplicates++;
+      done?.();
       return;
     }
     if (verdict === 'late') this.counters.late++;
@@ -84,7 +93,7 @@ export class Inbox {
     }
     const meta: Meta = { origin: env.origin, seq: env.seq, ts: env.ts };
     if (verdict === 'late') meta.late = true;
-    this.enqueue(env.update, meta);
+    this.enqueue(env.update, meta, done);
   }
 
   /** Holes still open after their grace period are losses: one resync covers them all. */
@@ -131,16 +140,21 @@ export class Inbox {
     return s;
   }
 
-  private enqueue(u: Update, meta: Meta): void {
-    if (this.handler === null) return;
+  private enqueue(u: Update, meta: Meta, done?: () => void): void {
+    if (this.handler === null) {
+      done?.();
+      return;
+    }
     if (this.queue.length - this.head >= this.opts.maxQueued) {
+      // The resync that replaces them covers them: they may be acknowledged.
+      for (let i = this.head; i < this.queue.length; i++) this.queue[i]!.done?.();
       this.queue.length = 0;
       this.head = 0;
       this.counters.resyncs++;
       this.opts.onResync('overflow');
       this.queue.push({ u: resyncAll(), meta: { origin: this.self, seq: 0, ts: Date.now(), reason: 'overflow' } });
     }
-    this.queue.push({ u, meta });
+    this.queue.push({ u, meta, done });
     if (!this.busy) this.drain();
   }
 
@@ -156,18 +170,24 @@ export class Inbox {
         r = h(item.u, item.meta);
       } catch (err) {
         this.opts.onHandlerError(err);
+        item.done?.();
         continue;
       }
       if (r && typeof (r as Promise<void>).then === 'function') {
         (r as Promise<void>).then(
-          () => this.drain(),
+          () => {
+            item.done?.();
+            this.drain();
+          },
           (err: unknown) => {
             this.opts.onHandlerError(err);
+            item.done?.();
             this.drain();
           },
         );
         return; // still busy until the promise settles
       }
+      item.done?.();
     }
     this.queue.length = 0;
     this.head = 0;

@@ -60,6 +60,29 @@ describe('NATS JetStream on one node', { skip }, () => {
     assert.equal(r2.resyncs.length, 0);
   });
 
+  test('an update is acked once handled: a listener that stops mid-handler gets it again on restart', async () => {
+    const url = `nats://${server.hostPort}/ackafter?mode=jetstream&durable=node-h`;
+    const first = await open(url);
+    let started = 0;
+    // Stuck on the first update: it and the ones queued behind it are never handled.
+    await first.listen(() => {
+      started++;
+      return new Promise<void>(() => {});
+    });
+    const pusher = await open(url.replace('node-h', 'pusher'));
+    await pushMany(pusher, 10);
+    await waitFor(() => started === 1, 'the handler started');
+    await sleep(200);
+    await first.close();
+    const again = await open(url);
+    const r = new Recorder();
+    await again.listen(r.handler);
+    // Unacked messages come back after the consumer's ack wait (10 s).
+    await waitFor(() => r.updates.length >= 10, 'the unhandled updates redelivered', 25_000);
+    await sleep(300);
+    assert.deepEqual(r.updates.map((x) => (x.u as { uid: number }).uid), Array.from({ length: 10 }, (_, i) => i + 1));
+  });
+
   test('an existing stream with incompatible settings is a clear configuration error', async () => {
     const nc = await connect({ servers: server.hostPort });
     const jsm = await jetstreamManager(nc);
