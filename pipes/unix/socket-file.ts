@@ -47,6 +47,20 @@ export function connectError(file: string, err: NodeJS.ErrnoException): PipeErro
 }
 
 /**
+ * The socket path itself must not be a symbolic link: whoever planted it would choose
+ * where our updates go (and, for a listener, whose socket it trusts). Absent is fine.
+ */
+export async function refuseSymlink(file: string): Promise<void> {
+  let st;
+  try {
+    st = await fs.lstat(file);
+  } catch {
+    return;
+  }
+  if (st.isSymbolicLink()) throw new PipeError('USAGE', `unix:${file} is a symbolic link; refusing (give the real socket path)`);
+}
+
+/**
  * The directory must exist, be a real directory, and not let strangers swap our socket:
  * world-writable is only acceptable with the sticky bit (like /tmp).
  */
@@ -126,6 +140,7 @@ export async function bindSocket(file: string, mode: number, onConnection: (s: n
   }
   if (!lock) return null;
   try {
+    await refuseSymlink(file);
     if ((await probe(file)) === 'live') return null;
     try {
       const st = await fs.lstat(file);

@@ -4,7 +4,7 @@ import { HubClientPipe, type HubLink, type LocalHub } from '../../src/pipe/hub-c
 import type { Hello, Welcome } from '../../src/pipe/hub-protocol.js';
 import type { PipeOptions } from '../../src/pipe/update-pipe.js';
 import { OwnerLink } from './owner-link.js';
-import { checkDirectory } from './socket-file.js';
+import { checkDirectory, refuseSymlink } from './socket-file.js';
 import { socketPathOf } from './unix-url.js';
 
 export interface UnixPipeOptions extends PipeOptions {
@@ -50,7 +50,8 @@ export class UnixPipe extends HubClientPipe {
     await checkDirectory(path.dirname(this.file), true);
   }
 
-  protected openLink(hello: Hello): Promise<{ link: HubLink; welcome: Welcome }> {
+  protected async openLink(hello: Hello): Promise<{ link: HubLink; welcome: Welcome }> {
+    await refuseSymlink(this.file);
     return OwnerLink.connect(this.file, hello, this.opts.maxFrameBytes, CONNECT_TIMEOUT_MS);
   }
 

@@ -129,6 +129,15 @@ test('unsafe socket paths are refused with a clear USAGE error', async () => {
   await mkdir(path.join(dir, 'real'));
   await symlink(path.join(dir, 'real'), link);
   await assert.rejects(pipe(path.join(link, 'x.sock')).listen(() => {}), /symbolic link/);
+
+  // A symlink planted at the socket path, even one leading to a live socket.
+  const real = sock();
+  const owner = pipe(real);
+  await owner.listen(() => {});
+  const planted = path.join(dir, 'planted.sock');
+  await symlink(real, planted);
+  await assert.rejects(pipe(planted).listen(() => {}), (e: unknown) => isPipeError(e, 'USAGE') && /symbolic link/.test((e as Error).message));
+  await assert.rejects(pipe(planted).initPush(), (e: unknown) => isPipeError(e, 'USAGE') && /symbolic link/.test((e as Error).message));
 });
 
 test('a socket in a directory this user cannot write: clear error, exit code 2', async () => {
