@@ -32,7 +32,7 @@ export async function editToIdle(runs: number): Promise<{ median: number; min: n
   const server = new CliProcess(['serve-imap', '--maildir', maildir, '--listen', '127.0.0.1:0', '--pipe', pipe, '--users', path.join(dir, 'users')]);
   try {
     await server.waitStderr('ready');
-    const port = Number(/127\.0\.0\.1:(\d+)/.exec(server.stderr)![1]);
+    const port = Number(/IMAP on 127\.0\.0\.1:(\d+)/.exec(server.stderr)![1]);
     const flow = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, logger: false, auth: { user: 'alice', pass: 'secret' }, autoIdleDelay: 30 });
     let seen = 0;
     flow.on('exists', () => void seen++);

@@ -1,11 +1,15 @@
 import type { Meta, PipeStatus, UpdatePipe } from '../pipe/update-pipe.js';
 import type { Metrics } from './metrics.js';
 
-/**
- * Exposes one pipe's counters, and returns an `observe(meta)` to call for each update a
- * handler receives (end-to-end latency from the envelope's push time).
- */
-export function instrumentPipe(m: Metrics, pipe: UpdatePipe, side: string): (meta: Meta) => void {
+export interface PipeGauge {
+  /** Call for each update a handler receives: end-to-end latency from the envelope's push time. */
+  observe: (meta: Meta) => void;
+  /** Connected (or owning the socket) now, as the pipe's status events last said. */
+  connected: () => boolean;
+}
+
+/** Exposes one pipe's counters and connection state as metrics; see `PipeGauge`. */
+export function instrumentPipe(m: Metrics, pipe: UpdatePipe, side: string): PipeGauge {
   const label = `pipe="${side}"`;
   const stat = (k: keyof ReturnType<UpdatePipe['stats']>) => () => pipe.stats()[k];
   m.add('updatepipe_pushed_total', 'counter', 'Updates pushed or forwarded into the pipe', stat('pushed'), label);
@@ -21,7 +25,10 @@ export function instrumentPipe(m: Metrics, pipe: UpdatePipe, side: string): (met
   });
   m.add('updatepipe_connected', 'gauge', 'Whether the pipe is connected (1) or reconnecting (0)', () => connected, label);
   const latency = m.histogram('updatepipe_latency_seconds', 'Push to handler latency, from the envelope timestamp');
-  return (meta) => {
-    if (meta.reason === undefined) latency.observe((Date.now() - meta.ts) / 1000);
+  return {
+    observe: (meta) => {
+      if (meta.reason === undefined) latency.observe((Date.now() - meta.ts) / 1000);
+    },
+    connected: () => connected === 1,
   };
 }

@@ -38,7 +38,7 @@ export class ImapFixture {
     const p = new CliProcess(['serve-imap', '--maildir', this.maildir, '--listen', '127.0.0.1:0', '--pipe', pipe, '--users', path.join(this.dir, 'users')]);
     this.servers.push(p);
     await p.waitStderr('ready');
-    return Number(/127\.0\.0\.1:(\d+)/.exec(p.stderr)![1]);
+    return Number(/IMAP on 127\.0\.0\.1:(\d+)/.exec(p.stderr)![1]);
   }
 
   async client(port: number, mailbox = 'INBOX', user = 'alice', pass = 'secret'): Promise<Client> {

@@ -36,7 +36,7 @@ export async function imapStory(dir: string, check: (ok: boolean, what: string) 
   const server = new CliProcess(['serve-imap', '--maildir', maildir, '--listen', '127.0.0.1:0', '--pipe', pipe, '--users', users]);
   procs.push(server);
   await server.waitStderr('ready');
-  const port = Number(/127\.0\.0\.1:(\d+)/.exec(server.stderr)?.[1]);
+  const port = Number(/IMAP on 127\.0\.0\.1:(\d+)/.exec(server.stderr)?.[1]);
   say(`   IMAP on 127.0.0.1:${port}, Maildir ${maildir}`);
 
   say('2. an imapflow client logs in as alice and IDLEs on INBOX');

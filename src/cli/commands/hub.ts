@@ -4,6 +4,7 @@ import { TokenSet } from '../../../pipes/ws/tokens.js';
 import { parseListenUrl, WsHub } from '../../../pipes/ws/ws-hub.js';
 import { Metrics, metricsAddress, serveMetrics } from '../../obs/metrics.js';
 import { createLogger } from '../../obs/log.js';
+import { instrumentPipe } from '../../obs/pipe-metrics.js';
 import { onShutdown } from '../shutdown.js';
 
 export interface HubCommandOptions {
@@ -26,7 +27,13 @@ async function unixHub(o: HubCommandOptions): Promise<void> {
   const logger = createLogger({ json: o.logJson ?? false, verbose: o.verbose });
   const pipe = await openPipe(o.listen);
   pipe.on('status', (s) => logger.debug(s.type, { detail: s.detail }));
-  await pipe.listen(() => {});
+  const metrics = new Metrics();
+  const gauge = instrumentPipe(metrics, pipe, 'hub');
+  await pipe.listen((_u, meta) => gauge.observe(meta));
+  if (o.metrics) {
+    const ms = await serveMetrics(o.metrics, metrics, () => ({ status: gauge.connected() ? 'ok' : 'degraded' }));
+    logger.info(`metrics on http://${metricsAddress(ms)}/metrics`);
+  }
   logger.info(`hub on ${o.listen}`);
   process.stderr.write('ready\n');
   await onShutdown(() => pipe.close());

@@ -28,9 +28,9 @@ export async function relayCommand(o: RelayCommandOptions): Promise<void> {
   }
   const metrics = new Metrics();
   // One latency histogram for the relay, whichever side an update came from.
-  const observe = instrumentPipe(metrics, a, 'from');
-  instrumentPipe(metrics, b, 'to');
-  const relay = new Relay(a, b, { oneWay: o.oneWay, log, onReceive: observe });
+  const fromGauge = instrumentPipe(metrics, a, 'from');
+  const toGauge = instrumentPipe(metrics, b, 'to');
+  const relay = new Relay(a, b, { oneWay: o.oneWay, log, onReceive: fromGauge.observe });
   metrics.add('updatepipe_relay_forwarded_total', 'counter', 'Updates forwarded to the other side', () => relay.stats.forwarded);
   metrics.add('updatepipe_relay_copies_skipped_total', 'counter', 'Updates already forwarded once', () => relay.stats.copiesSkipped);
   metrics.add('updatepipe_relay_failed_total', 'counter', 'Forwards that failed (a resync is owed)', () => relay.stats.failed);
@@ -38,9 +38,8 @@ export async function relayCommand(o: RelayCommandOptions): Promise<void> {
   await relay.start();
   if (o.metrics) {
     const server = await serveMetrics(o.metrics, metrics, () => {
-      const text = metrics.render();
-      const from = /updatepipe_connected\{pipe="from"\} 1/.test(text);
-      const to = /updatepipe_connected\{pipe="to"\} 1/.test(text);
+      const from = fromGauge.connected();
+      const to = toGauge.connected();
       return { status: from && to ? 'ok' : 'degraded', from, to, ...relay.stats };
     });
     logger.info(`metrics on http://${metricsAddress(server)}/metrics`);

@@ -35,14 +35,14 @@ export async function serveImapCommand(o: ServeImapOptions): Promise<void> {
   const logger = createLogger({ json: o.logJson ?? false, verbose: o.verbose });
   const log = (line: string): void => (/failed|error/i.test(line) ? logger.warn(line) : logger.debug(line));
   const metrics = new Metrics();
-  const observe = pipe ? instrumentPipe(metrics, pipe, 'local') : undefined;
-  const server = new ImapServer({ store: new MaildirStore(o.maildir), users, pipe, log, ...(observe ? { onPipeUpdate: observe } : {}) });
+  const gauge = pipe ? instrumentPipe(metrics, pipe, 'local') : undefined;
+  const server = new ImapServer({ store: new MaildirStore(o.maildir), users, pipe, log, ...(gauge ? { onPipeUpdate: gauge.observe } : {}) });
   metrics.add('updatepipe_imap_sessions', 'gauge', 'Open IMAP connections', () => server.sessionCount);
   metrics.add('updatepipe_imap_trackers', 'gauge', 'Mailboxes selected by at least one session', () => server.registry.size);
   const addr = await server.listen(host, port);
   if (o.metrics) {
     const ms = await serveMetrics(o.metrics, metrics, () => ({
-      status: !pipe || /updatepipe_connected\{pipe="local"\} 1/.test(metrics.render()) ? 'ok' : 'degraded',
+      status: !gauge || gauge.connected() ? 'ok' : 'degraded',
       sessions: server.sessionCount,
     }));
     logger.info(`metrics on http://${metricsAddress(ms)}/metrics`);

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { CliProcess } from '../../src/cli/child.js';
+import { openPipe } from '../../src/pipe/open-pipe.js';
+import type { UpdatePipe } from '../../src/pipe/update-pipe.js';
+import { flagsUpdate, Recorder } from '../helpers/recorder.js';
+import { waitFor } from '../helpers/wait.js';
+
+let dir = '';
+const stops: (() => Promise<unknown>)[] = [];
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'up-metrics-'));
+});
+after(async () => {
+  for (const s of stops.reverse()) await s().catch(() => {});
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function start(args: string[]): Promise<{ p: CliProcess; base: string }> {
+  const p = new CliProcess(args);
+  stops.push(() => p.kill('SIGTERM'));
+  await p.waitStderr('ready');
+  return { p, base: /metrics on (http:\/\/\S+)\/metrics/.exec(p.stderr)![1]! };
+}
+
+async function pipe(url: string): Promise<UpdatePipe> {
+  const p = await openPipe(url);
+  stops.push(() => p.close());
+  return p;
+}
+
+const scrape = async (base: string): Promise<string> => (await fetch(`${base}/metrics`)).text();
+const health = async (base: string): Promise<{ status: string }> => (await (await fetch(`${base}/health`)).json()) as { status: string };
+
+test('hub --metrics (ws, --insecure-no-auth): clients, relayed updates and /health', async () => {
+  const { base, p } = await start(['hub', '--listen', 'ws://127.0.0.1:0/u', '--insecure-no-auth', '--metrics', '127.0.0.1:0']);
+  assert.match(p.stderr, /insecure-no-auth: anyone who can reach this port/, 'running without auth is said aloud');
+  const url = /hub on (ws:\/\/\S+)/.exec(p.stderr)![1]!;
+  const listener = await pipe(url);
+  const r = new Recorder();
+  await listener.listen(r.handler);
+  const pusher = await pipe(url);
+  for (let i = 1; i <= 12; i++) await pusher.push(flagsUpdate(i));
+  await waitFor(() => r.updates.length === 12, 'updates through a hub without tokens');
+  const text = await scrape(base);
+  assert.match(text, /updatepipe_hub_clients 2/);
+  assert.match(text, /updatepipe_hub_relayed_total 12/);
+  assert.match(text, /updatepipe_hub_refused_total 0/);
+  assert.equal((await health(base)).status, 'ok');
+});
+
+test('hub --listen unix: --metrics: the socket owner counts what it relays and says it is healthy', async () => {
+  const sock = `unix:${path.join(dir, 'hub.sock')}`;
+  const { base } = await start(['hub', '--listen', sock, '--metrics', '127.0.0.1:0']);
+  const listener = await pipe(sock);
+  const r = new Recorder();
+  await listener.listen(r.handler);
+  const pusher = await pipe(sock);
+  for (let i = 1; i <= 7; i++) await pusher.push(flagsUpdate(i));
+  await waitFor(() => r.updates.length === 7, 'updates through the unix hub');
+  await waitFor(async () => /updatepipe_delivered_total\{pipe="hub"\} 7/.test(await scrape(base)), 'hub counted them');
+  const text = await scrape(base);
+  assert.match(text, /updatepipe_connected\{pipe="hub"\} 1/);
+  assert.match(text, /updatepipe_latency_seconds_count 7/);
+  assert.equal((await health(base)).status, 'ok');
+});
+
+test('serve-imap --metrics: sessions, selected mailboxes, pipe counters and /health', async () => {
+  const sock = `unix:${path.join(dir, 'imap.sock')}`;
+  await writeFile(path.join(dir, 'users'), 'alice:secret\n');
+  const maildir = path.join(dir, 'mail');
+  const { base, p } = await start(['serve-imap', '--maildir', maildir, '--listen', '127.0.0.1:0', '--pipe', sock, '--users', path.join(dir, 'users'), '--metrics', '127.0.0.1:0']);
+  const port = Number(/IMAP on 127\.0\.0\.1:(\d+)/.exec(p.stderr)![1]);
+  const imap = net.connect(port, '127.0.0.1');
+  stops.push(async () => imap.destroy());
+  let said = '';
+  imap.setEncoding('utf8').on('data', (d: string) => (said += d));
+  imap.write('a LOGIN alice secret\r\nb SELECT INBOX\r\n');
+  await waitFor(() => /\r\nb OK/.test(said), `SELECT answered (got ${JSON.stringify(said)})`);
+  const pusher = await pipe(sock);
+  await pusher.push({ type: 'flags', user: 'alice', mailbox: 'INBOX', uid: 1, flags: ['\\Seen'] });
+  await pusher.push({ type: 'flags', user: 'bob', mailbox: 'INBOX', uid: 1, flags: ['\\Seen'] });
+  await waitFor(async () => /updatepipe_delivered_total\{pipe="local"\} 2/.test(await scrape(base)), 'server counted both');
+  const text = await scrape(base);
+  assert.match(text, /updatepipe_imap_sessions 1/);
+  assert.match(text, /updatepipe_imap_trackers 1/);
+  assert.match(text, /updatepipe_latency_seconds_count 2/);
+  assert.equal((await health(base)).status, 'ok');
+});
