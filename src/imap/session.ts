@@ -330,7 +330,15 @@ export class ImapSession {
     const match = listMatcher(ref, pat, HIERARCHY_DELIMITER);
     const names = await this.ctx.store.listMailboxes(this.user!);
     const all = new Set(names);
+    // Levels above a mailbox that do not exist themselves (another tool made `a/b` alone,
+    // or `a` was deleted and its children stayed) are listed \Noselect (RFC 3501 §6.3.8),
+    // so clients can still show the tree.
+    const levels = new Set<string>();
     for (const n of names) {
+      for (let i = n.indexOf(HIERARCHY_DELIMITER); i > 0; i = n.indexOf(HIERARCHY_DELIMITER, i + 1)) levels.add(n.slice(0, i));
+      levels.add(n);
+    }
+    for (const n of levels) {
       if (!match(n)) continue;
       const children = names.some((o) => o.startsWith(n + HIERARCHY_DELIMITER));
       const attrs = [children ? '\\HasChildren' : '\\HasNoChildren'];

@@ -67,10 +67,16 @@ export async function listFolderMailboxes(userDir: string): Promise<MailboxName[
   return out;
 }
 
-export async function createFolderMailbox(userDir: string, name: MailboxName, options: LockOptions): Promise<{ uidValidity: number }> {
+/** `ifExists: 'keep'` leaves an existing mailbox as it is (and returns null) instead of failing. */
+export async function createFolderMailbox(userDir: string, name: MailboxName, options: LockOptions, ifExists: 'fail'): Promise<{ uidValidity: number }>;
+export async function createFolderMailbox(userDir: string, name: MailboxName, options: LockOptions, ifExists: 'keep'): Promise<{ uidValidity: number } | null>;
+export async function createFolderMailbox(userDir: string, name: MailboxName, options: LockOptions, ifExists: 'fail' | 'keep'): Promise<{ uidValidity: number } | null> {
   const target = mailboxPaths(userDir, name);
   return withMailboxListLock(userDir, options, async () => {
-    if (await exists(target.dir)) throw alreadyExists(name);
+    if (await exists(target.dir)) {
+      if (ifExists === 'keep') return null;
+      throw alreadyExists(name);
+    }
     const uidValidity = await allocateUidValidity(userDir, options);
     // Built aside and renamed into place, so no process ever sees it half made.
     const staging = mailboxPathsIn(userDir, path.join(userDir, STAGING_PREFIX + uniqueMaildirName()), name);

@@ -10,7 +10,7 @@ import { flagsToLetters, foreignLettersToKeep, keywordsOf, lettersToFlags, norma
 import { readKeywordTable, writeKeywordTable, type KeywordTable } from './keywords.js';
 import { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockOptions } from './lock-file.js';
 import { lockMailbox, noSuchMailbox, withMailboxLock } from './mailbox-lock.js';
-import { INBOX, isInbox, isSameOrBelow, normalizeMailboxName } from './mailbox-name.js';
+import { HIERARCHY_SEPARATOR, INBOX, isInbox, isSameOrBelow, normalizeMailboxName } from './mailbox-name.js';
 import { isMaildir, mailboxPaths, type MailboxPaths } from './mailbox-paths.js';
 import { createFolderMailbox, deleteFolderMailbox, listFolderMailboxes, renameFolderMailboxes } from './mailbox-tree.js';
 import { formatMaildirFilename, normalizeLetters } from './maildir-filename.js';
@@ -106,10 +106,24 @@ export class MaildirStore {
     return [INBOX, ...(await listFolderMailboxes(userDir)).sort()];
   }
 
+  /**
+   * Creates the mailbox and any missing superiors (`a/b/c` also makes `a` and `a/b`, as
+   * RFC 3501 §6.3.3 advises), so every level can be listed, selected and renamed.
+   */
   async createMailbox(user: UserName, mailbox: MailboxName): Promise<{ uidValidity: number }> {
     const name = normalizeMailboxName(mailbox);
     if (isInbox(name)) throw new PipeError('BAD_INPUT', 'mailbox "INBOX" already exists');
-    return createFolderMailbox(await this.existingUserDir(user), name, this.lockOptions);
+    const userDir = await this.existingUserDir(user);
+    await this.createSuperiors(userDir, name);
+    return createFolderMailbox(userDir, name, this.lockOptions, 'fail');
+  }
+
+  private async createSuperiors(userDir: string, name: MailboxName): Promise<void> {
+    const parts = name.split(HIERARCHY_SEPARATOR);
+    for (let i = 1; i < parts.length; i++) {
+      const superior = parts.slice(0, i).join(HIERARCHY_SEPARATOR);
+      if (!isInbox(superior)) await createFolderMailbox(userDir, superior, this.lockOptions, 'keep');
+    }
   }
 
   /** Deletes one mailbox and its messages. Its children stay (Maildir++ folders are flat). */
@@ -120,8 +134,9 @@ export class MaildirStore {
   }
 
   /**
-   * Renames a mailbox and every mailbox below it, keeping UIDVALIDITY and UIDs. Renaming
-   * INBOX (which in IMAP moves its messages and leaves it empty) is refused.
+   * Renames a mailbox and every mailbox below it, keeping UIDVALIDITY and UIDs, creating
+   * missing superiors of the new name. Renaming INBOX (which in IMAP moves its messages
+   * and leaves it empty) is refused.
    */
   async renameMailbox(user: UserName, from: MailboxName, to: MailboxName): Promise<void> {
     const source = normalizeMailboxName(from, 'from');
@@ -129,7 +144,12 @@ export class MaildirStore {
     if (isInbox(source)) throw new PipeError('BAD_INPUT', 'renaming INBOX is not supported');
     if (isInbox(target)) throw new PipeError('BAD_INPUT', 'mailbox "INBOX" already exists');
     if (isSameOrBelow(target, source)) throw new PipeError('BAD_INPUT', `cannot rename "${source}" to itself or below itself`);
-    await renameFolderMailboxes(await this.existingUserDir(user), source, target, this.lockOptions);
+    const userDir = await this.existingUserDir(user);
+    // Superiors of the new name are made as for CREATE (RFC 3501 §6.3.5), but only once the
+    // source is known to exist, so a failed RENAME leaves nothing behind.
+    if (!(await isMaildir(mailboxPaths(userDir, source).dir))) throw noSuchMailbox(source);
+    await this.createSuperiors(userDir, target);
+    await renameFolderMailboxes(userDir, source, target, this.lockOptions);
   }
 
   /**

@@ -84,7 +84,8 @@ test('create, list, delete, rename mailboxes', () =>
     const validities = new Set<number>();
     for (const n of names) validities.add((await store.createMailbox(USER, n)).uidValidity);
     assert.equal(validities.size, names.length, 'UIDVALIDITY unique even within one second');
-    assert.deepEqual(await store.listMailboxes(USER), ['INBOX', ...[...names].sort()]);
+    // Superiors are made too: 'Entwürfe' and 'a.b' (RFC 3501 §6.3.3).
+    assert.deepEqual(await store.listMailboxes(USER), ['INBOX', ...[...names, 'Entwürfe', 'a.b'].sort()]);
     await assert.rejects(store.createMailbox(USER, 'Archive'), isPipeErrorWith('BAD_INPUT', /already exists/));
     await assert.rejects(store.createMailbox(USER, 'inbox'), isPipeErrorWith('BAD_INPUT', /already exists/));
 
@@ -93,10 +94,13 @@ test('create, list, delete, rename mailboxes', () =>
     await store.renameMailbox(USER, 'Archive', 'Old.Stuff/Archive');
     assert.deepEqual(await store.listMailboxes(USER), [
       'INBOX',
+      'Entwürfe',
       'Entwürfe/Q4 *report* > 1',
+      'Old.Stuff',
       'Old.Stuff/Archive',
       'Old.Stuff/Archive/2023',
       'Old.Stuff/Archive/2023/Q1',
+      'a.b',
       'a.b/c.d',
       'v1.2',
     ]);
@@ -112,6 +116,8 @@ test('create, list, delete, rename mailboxes', () =>
     await assert.rejects(store.renameMailbox(USER, 'v1.2', 'v1.2/sub'), isPipeErrorWith('BAD_INPUT', /itself/));
     await assert.rejects(store.renameMailbox(USER, 'INBOX', 'X'), isPipeErrorWith('BAD_INPUT', /INBOX/));
     await assert.rejects(store.renameMailbox(USER, 'nope', 'X'), isPipeErrorWith('BAD_INPUT', /does not exist/));
+    await assert.rejects(store.renameMailbox(USER, 'nope', 'New/X'), isPipeErrorWith('BAD_INPUT', /does not exist/));
+    assert.ok(!(await store.listMailboxes(USER)).includes('New'), 'a failed RENAME makes no superiors');
 
     await store.deleteMailbox(USER, 'Old.Stuff/Archive');
     assert.ok((await store.listMailboxes(USER)).includes('Old.Stuff/Archive/2023'), 'children stay');
