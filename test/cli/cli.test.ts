@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CliProcess, runCli } from '../../src/cli/child.js';
+import { spawn } from 'node:child_process';
+import { CLI_PATH, CliProcess, runCli } from '../../src/cli/child.js';
 import { findBinary } from '../../src/bench/services.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -82,6 +83,26 @@ test('100,000 updates stream from stdin: all arrive, in order, once', async () =
   assert.equal(a.lines.length, N);
   const seqs = a.lines.map((l) => (JSON.parse(l) as { seq: number }).seq);
   assert.ok(seqs.every((s, i) => s === i + 1), 'in order, no duplicates, no gaps');
+});
+
+test('push streams stdin: updates go out while input is still coming', async () => {
+  const u = url();
+  const a = await listen(u);
+  const push = spawn(process.execPath, [CLI_PATH, 'push', '--pipe', u], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const line = (i: number): string => `{"type":"exists","user":"alice","mailbox":"INBOX","uids":"${i}"}\n`;
+  const exited = new Promise<number | null>((r) => push.once('exit', r));
+  try {
+    for (let i = 1; i <= 3; i++) push.stdin.write(line(i));
+    // Nothing has ended stdin: only a streaming reader can have pushed these already.
+    await a.waitLine((x) => x.includes('"uids":"3"'), 10_000);
+    assert.equal(push.exitCode, null, 'push is still reading');
+    push.stdin.end(line(4));
+    assert.equal(await exited, 0);
+  } finally {
+    if (push.exitCode === null) push.kill('SIGKILL');
+  }
+  await a.waitLine((x) => x.includes('"uids":"4"'), 10_000);
+  assert.equal(a.lines.length, 4);
 });
 
 test('bad input on push: exit 2 and a message naming what is wrong', async () => {

@@ -3,7 +3,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli } from '../../src/cli/child.js';
+import { CliProcess, runCli } from '../../src/cli/child.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dir = '';
 let maildir = '';
@@ -57,4 +58,46 @@ test('mailbox create, rename and delete', async () => {
   assert.equal((await mail(['rename', '--user', 'alice', '--mailbox', 'Archive/2026', '--to', 'Old'])).code, 0);
   assert.equal((await mail(['delete', '--user', 'alice', '--mailbox', 'Old'])).code, 0);
   assert.equal((await mail(['delete', '--user', 'alice', '--mailbox', 'Old'])).code, 2, 'gone already');
+});
+
+test('each mail command pushes the matching update, canonical, once', async () => {
+  const sock = `unix:${path.join(dir, 'listened.sock')}`;
+  const listener = new CliProcess(['listen', '--pipe', sock, '--json']);
+  try {
+    await listener.waitStderr('ready');
+    const run = async (args: string[], input?: string): Promise<string> => {
+      const r = await runCli(['mail', ...args, '--maildir', maildir, '--pipe', sock, '--require-listener'], input === undefined ? {} : { input });
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    await run(['create', '--user', 'bob', '--mailbox', 'Lists/Node']);
+    const uid = await run(['add', '--user', 'bob', '--mailbox', 'Lists/Node', '--flags', '\\Seen,$Work', '-'], 'Subject: a\r\n\r\nbody\r\n');
+    const uid2 = await run(['add', '--user', 'bob', '--mailbox', 'Lists/Node', '-'], 'Subject: b\r\n\r\nbody\r\n');
+    await run(['flags', '--user', 'bob', '--mailbox', 'Lists/Node', '--uid', uid, '--add', '\\Flagged']);
+    await run(['flags', '--user', 'bob', '--mailbox', 'Lists/Node', '--uid', uid, '--remove', '\\Seen']);
+    await run(['flags', '--user', 'bob', '--mailbox', 'Lists/Node', '--uid', uid2, '--set', '']);
+    await run(['expunge', '--user', 'bob', '--mailbox', 'Lists/Node', '--uid', `${uid}:${uid2}`]);
+    await run(['rename', '--user', 'bob', '--mailbox', 'Lists/Node', '--to', 'Lists/JS']);
+    await run(['delete', '--user', 'bob', '--mailbox', 'Lists/JS']);
+    await waitFor(() => listener.lines.length >= 9, 'nine updates');
+    const got = listener.lines.map((l) => {
+      const { type, user, mailbox, uids, uid, flags, op, to } = JSON.parse(l) as Record<string, unknown>;
+      return { type, user, mailbox, uids, uid, flags, op, to };
+    });
+    const mb = { user: 'bob', mailbox: 'Lists/Node' };
+    const clean = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+    assert.deepEqual(got.map(clean), [
+      { type: 'mailbox', ...mb, op: 'create' },
+      { type: 'exists', ...mb, uids: uid },
+      { type: 'exists', ...mb, uids: uid2 },
+      { type: 'flags', ...mb, uid: Number(uid), flags: ['\\Flagged', '\\Seen', '$Work'] },
+      { type: 'flags', ...mb, uid: Number(uid), flags: ['\\Flagged', '$Work'] },
+      { type: 'flags', ...mb, uid: Number(uid2), flags: [] },
+      { type: 'expunge', ...mb, uids: `${uid}:${uid2}` },
+      { type: 'mailbox', ...mb, op: 'rename', to: 'Lists/JS' },
+      { type: 'mailbox', user: 'bob', mailbox: 'Lists/JS', op: 'delete' },
+    ]);
+  } finally {
+    await listener.kill('SIGTERM');
+  }
 });
