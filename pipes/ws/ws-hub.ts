@@ -49,7 +49,7 @@ export class WsHub {
   private readonly server: http.Server | https.Server;
   private heartbeat: NodeJS.Timeout | null = null;
   private ackScheduled = new Set<Client>();
-  readonly counters = { rejected: 0, relayed: 0, cut: 0, refused: 0 };
+  readonly counters = { rejected: 0, relayed: 0, cut: 0, refused: 0, replayed: 0 };
   private readonly o: Required<Omit<HubOptions, 'tls' | 'tokens'>> & Pick<HubOptions, 'tls' | 'tokens'>;
 
   constructor(
@@ -179,6 +179,7 @@ export class WsHub {
     c.ws.send(unprefixed(encodeWelcome({ v: 1, epoch: this.epoch, first, resync })));
     c.cork.hold();
     for (const f of replay) c.ws.send(f);
+    this.counters.replayed += replay.length;
     if (hello.listen) this.listeners.add(c);
   }
 

@@ -55,11 +55,21 @@ test('the hub drops every connection mid-stream of 10,000: each client ends with
   const r = new Recorder();
   await l.listen(r.handler);
   const p = await open(url);
-  await pushMany(p, 10_000, { i: 4000, run: () => hub.dropClients() });
+  // Dropped right after the hub relayed one update: its frame to the listener is still
+  // held for the end of the tick and dies with the socket, and pushes are in flight.
+  const relay = hub as unknown as { fanOut(data: Buffer, from: unknown): void };
+  const fanOut = relay.fanOut.bind(hub);
+  let relayed = 0;
+  relay.fanOut = (data, from) => {
+    fanOut(data, from);
+    if (++relayed === 4321) hub.dropClients();
+  };
+  await pushMany(p, 10_000);
   await waitFor(() => r.updates.length >= 10_000, '10,000 updates', 30_000);
   await sleep(200);
   assert.deepEqual(r.updates.map((x) => x.meta.seq), Array.from({ length: 10_000 }, (_, i) => i + 1));
   assert.equal(r.resyncs.length, 0, 'the ring covered the drop: no resync needed');
+  assert.ok(hub.counters.replayed >= 1, `the listener was replayed what it missed (${hub.counters.replayed} frames)`);
 });
 
 test('a restarted hub: clients reconnect, get a resync (the ring is gone), and no duplicates', async () => {
@@ -82,7 +92,8 @@ test('a restarted hub: clients reconnect, get a resync (the ring is gone), and n
 });
 
 test('a client that stops reading is cut off; hub memory stays bounded; others are unaffected; it comes back to a resync', async () => {
-  const { hub, url } = await startHub(0, { maxClientBuffer: 256 * 1024, ringFrames: 5000, heartbeatMs: 5_000 });
+  const logs: string[] = [];
+  const { hub, url } = await startHub(0, { maxClientBuffer: 256 * 1024, ringFrames: 5000, heartbeatMs: 5_000, log: (l: string) => logs.push(l) });
   const good = await open(url, { heartbeatMs: 5_000 });
   const rg = new Recorder();
   await good.listen(rg.handler);
@@ -107,6 +118,7 @@ test('a client that stops reading is cut off; hub memory stays bounded; others a
   await Promise.all(window);
   await waitFor(() => rg.updates.length === N, `the good client got everything (has ${rg.updates.length}, counters ${JSON.stringify(hub.counters)})`, 30_000);
   assert.ok(hub.counters.cut >= 1, 'the stalled client was cut (a busy good one may be too: it resumes from the ring)');
+  assert.ok(logs.some((l) => /^client slow fell \d+ bytes behind; cut off/.test(l)), `the stalled one is among them: ${logs.join('; ')}`);
   assert.ok(peak < 2 * 1024 * 1024, `hub buffers stayed bounded (peak ${peak} bytes)`);
   assert.equal(rg.resyncs.length, 0);
   // It comes back where it stopped, but the ring has moved on: resync.
