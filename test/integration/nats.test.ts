@@ -8,6 +8,7 @@ import { openPipe } from '../../src/pipe/open-pipe.js';
 import type { UpdatePipe } from '../../src/pipe/update-pipe.js';
 import { parseNatsUrl as parseNatsUrlForTest } from '../../pipes/nats/nats-url.js';
 import { NatsCluster, NatsServer, natsSkip } from '../helpers/nats-server.js';
+import { judge } from '../chaos/judge.js';
 import { flagsUpdate, Recorder } from '../helpers/recorder.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -112,16 +113,25 @@ describe('NATS core', { skip }, () => {
       const r = new Recorder();
       await l.listen(r.handler);
       const p = await open(url);
-      for (let i = 1; i <= 200; i++) await p.push(flagsUpdate(i));
-      await waitFor(() => r.updates.length === 200, 'before restart');
-      await server.restart();
-      await waitFor(() => r.resyncs.length >= 1, 'resync after reconnect', 15_000);
+      // A steady stream (one push every 2 ms) that the restart lands in the middle of.
+      const N = 1_500;
+      const accepted = new Set<number>();
+      const pushes: Promise<void>[] = [];
+      for (let i = 1; i <= N; i++) {
+        pushes.push(p.push(flagsUpdate(i)).then(() => void accepted.add(i), () => {}));
+        if (i === 500) void server.restart();
+        await sleep(2);
+      }
+      await Promise.all(pushes);
+      await waitFor(() => r.updates.some((x) => (x.u as { uid: number }).uid === N), 'the last update', 20_000);
       await sleep(200);
-      for (let i = 201; i <= 400; i++) await p.push(flagsUpdate(i));
-      await waitFor(() => r.updates.some((x) => (x.u as { uid: number }).uid === 400), 'after restart', 15_000);
       const seqs = r.updates.map((x) => x.meta.seq);
       assert.equal(new Set(seqs).size, seqs.length, 'no duplicates');
-      assert.equal(r.resyncs[0]!.meta.reason, 'reconnect');
+      assert.ok(r.resyncs.some((x) => x.meta.reason === 'reconnect'), 'a resync after the reconnect');
+      const events = r.got.map((x) => (x.meta.reason === undefined ? (x.u as { uid: number }).uid : -1));
+      const v = judge('l', accepted, events);
+      assert.equal(v.unexplained, 0, `every accepted push arrived or a resync came after it: ${v.detail}`);
+      assert.ok(accepted.has(N), 'pushes are accepted again after the restart');
     } finally {
       await server.stop();
     }
