@@ -16,8 +16,9 @@ const flagsFor = (round: number): string[] => SYSTEM.filter((_, bit) => ((round 
 /**
  * Two nodes over one Maildir, each with its Unix pipe and a relay into a 3-node JetStream
  * cluster, plus a redundant second relay on node A. During 5,000 offline edits on node A,
- * one NATS node is killed and node A's relay is killed and restarted. Clients on node B
- * must end with exactly what storage says, and never see the same change twice.
+ * one NATS node is killed, node A's relay is killed and restarted (its spare carries on),
+ * and node B's only relay is killed and restarted (B is cut off for a while). Clients on
+ * both nodes must end with exactly what storage says, and never see the same change twice.
  */
 describe('two nodes under faults: NATS node and relay killed mid-stream', { skip: natsSkip() }, () => {
   const fx = new ImapFixture();
@@ -25,9 +26,12 @@ describe('two nodes under faults: NATS node and relay killed mid-stream', { skip
   let bus = '';
   let pipeA = '';
   let pipeB = '';
+  let portA = 0;
   let portB = 0;
+  let onA: Client;
   let onB: Client;
   let relayA: CliProcess;
+  let relayB: CliProcess;
   let pusher: UpdatePipe;
   const MESSAGES = 50;
   const EDITS = 5_000;
@@ -42,11 +46,12 @@ describe('two nodes under faults: NATS node and relay killed mid-stream', { skip
     const store = new MaildirStore(fx.maildir);
     await store.ensureUser('alice');
     for (let i = 0; i < MESSAGES; i++) await store.append('alice', 'INBOX', Buffer.from(message(`m${i}`)));
-    await fx.server(pipeA);
+    portA = await fx.server(pipeA);
     portB = await fx.server(pipeB);
     relayA = await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a`]);
     await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a-spare`]);
-    await fx.process(['relay', '--from', pipeB, '--to', `${bus}&durable=node-b`]);
+    relayB = await fx.process(['relay', '--from', pipeB, '--to', `${bus}&durable=node-b`]);
+    onA = await fx.client(portA);
     onB = await fx.client(portB);
     pusher = await openPipe(pipeA);
     await sleep(300);
@@ -57,8 +62,9 @@ describe('two nodes under faults: NATS node and relay killed mid-stream', { skip
     await cluster?.stop();
   });
 
-  test('clients on node B end consistent with storage, and no change arrives twice', async () => {
+  test('clients on both nodes end consistent with storage, and no change arrives twice', async () => {
     const store = new MaildirStore(fx.maildir);
+    onA.events.length = 0;
     onB.events.length = 0;
     for (let i = 0; i < EDITS; i++) {
       const uid = (i % MESSAGES) + 1;
@@ -66,36 +72,40 @@ describe('two nodes under faults: NATS node and relay killed mid-stream', { skip
       await pusher.push({ type: 'flags', user: 'alice', mailbox: 'INBOX', uid, flags: now });
       if (i === 1500) await cluster.nodes[0]!.kill();
       if (i === 2500) relayA.child.kill('SIGKILL');
+      if (i === 3000) relayB.child.kill('SIGKILL'); // node B's only relay: B is cut off
       if (i === 3500) relayA = await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a`]);
+      if (i === 4000) relayB = await fx.process(['relay', '--from', pipeB, '--to', `${bus}&durable=node-b`]);
     }
     // The truth, read by a fresh session.
     const truth = new Map<number, string[]>();
     const fresh = await fx.client(portB);
     for await (const m of fresh.flow.fetch('1:*', { uid: true, flags: true })) truth.set(m.uid, [...(m.flags ?? [])].sort());
     assert.equal(truth.size, MESSAGES);
-    // What the IDLE client on node B was told, applied in order.
-    const seen = new Map<number, string[]>();
-    const lastFor = new Map<number, string>();
-    let twice = 0;
-    const shownTwice: string[] = [];
-    const settle = async (): Promise<boolean> => {
-      for (const e of onB.events.splice(0)) {
-        if (e.type !== 'flags' || e.uid === undefined) continue;
-        const key = e.flags!.join(' ');
-        if (lastFor.get(e.uid) === key) {
-          twice++;
-          if (shownTwice.length < 5) shownTwice.push(`uid ${e.uid} (${key})`);
+    // What each IDLE client was told, applied in order, until it agrees with storage.
+    for (const [name, client] of [['A', onA], ['B', onB]] as const) {
+      const seen = new Map<number, string[]>();
+      const lastFor = new Map<number, string>();
+      let twice = 0;
+      const shownTwice: string[] = [];
+      const settle = (): boolean => {
+        for (const e of client.events.splice(0)) {
+          if (e.type !== 'flags' || e.uid === undefined) continue;
+          const key = e.flags!.join(' ');
+          if (lastFor.get(e.uid) === key) {
+            twice++;
+            if (shownTwice.length < 5) shownTwice.push(`uid ${e.uid} (${key})`);
+          }
+          lastFor.set(e.uid, key);
+          seen.set(e.uid, e.flags!);
         }
-        lastFor.set(e.uid, key);
-        seen.set(e.uid, e.flags!);
-      }
-      return [...truth].every(([uid, f]) => (seen.get(uid) ?? []).join(' ') === f.join(' '));
-    };
-    const deadline = Date.now() + 45_000;
-    while (!(await settle()) && Date.now() < deadline) await sleep(200);
-    const wrong = [...truth].filter(([uid, f]) => (seen.get(uid) ?? []).join(' ') !== f.join(' '));
-    assert.deepEqual(wrong.slice(0, 5), [], `client on B disagrees with storage for ${wrong.length} messages`);
-    assert.equal((onB.flow.mailbox as { exists: number }).exists, MESSAGES, 'message count matches');
-    assert.equal(twice, 0, `no change was shown twice; shown twice: ${shownTwice.join(', ')}`);
+        return [...truth].every(([uid, f]) => (seen.get(uid) ?? []).join(' ') === f.join(' '));
+      };
+      const deadline = Date.now() + 45_000;
+      while (!settle() && Date.now() < deadline) await sleep(200);
+      const wrong = [...truth].filter(([uid, f]) => (seen.get(uid) ?? []).join(' ') !== f.join(' '));
+      assert.deepEqual(wrong.slice(0, 5), [], `client on ${name} disagrees with storage for ${wrong.length} messages`);
+      assert.equal((client.flow.mailbox as { exists: number }).exists, MESSAGES, `message count on ${name} matches`);
+      assert.equal(twice, 0, `no change was shown twice on ${name}; shown twice: ${shownTwice.join(', ')}`);
+    }
   });
 });
