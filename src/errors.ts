@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'NO_LISTENER'
   | 'UNREACHABLE'
   | 'TIMEOUT'
+  | 'REFUSED'
   | 'AUTH'
   | 'CLOSED';
 
@@ -22,6 +23,8 @@ const EXIT_CODES: Record<ErrorCode, number> = {
   NO_LISTENER: 3,
   UNREACHABLE: 4,
   TIMEOUT: 4,
+  // The transport is up but will not take the update (a JetStream stream at its limits).
+  REFUSED: 4,
   AUTH: 5,
 };
 

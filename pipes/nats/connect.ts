@@ -15,6 +15,11 @@ export function natsError(err: unknown, what: string): PipeError {
   }
   if (name === 'PermissionViolationError') return new PipeError('AUTH', `${what}: NATS permission denied (${e.message})`, { cause: err });
   if (name === 'TimeoutError') return new PipeError('TIMEOUT', `${what}: timed out`, { cause: err });
+  // A stream at its limits with discard=new refuses publishes: retrying will not help, the
+  // pusher must hear it at once (its servers re-read storage anyway when they resync).
+  if (/maximum (messages|bytes|messages per subject) exceeded|insufficient resources|message size exceeds maximum/i.test(e?.message ?? '')) {
+    return new PipeError('REFUSED', `${what}: the JetStream stream refused it (${e.message})`, { cause: err });
+  }
   return new PipeError('UNREACHABLE', `${what}: ${e?.message ?? String(err)}`, { cause: err });
 }
 

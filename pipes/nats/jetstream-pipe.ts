@@ -132,7 +132,7 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
         return;
       } catch (err) {
         const mapped = natsError(err, 'JetStream publish');
-        if (mapped.code === 'AUTH' || mapped.code === 'USAGE' || Date.now() >= deadline) throw mapped;
+        if (mapped.code === 'AUTH' || mapped.code === 'USAGE' || mapped.code === 'REFUSED' || Date.now() >= deadline) throw mapped;
         await sleep(Math.min(500, 20 * 2 ** attempt) * (0.5 + Math.random()));
       }
     }

@@ -193,6 +193,49 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    backend: 'jetstream (store full, new refused)',
+    faults: 'stream capped at 300 messages, discard=new: later pushes refused',
+    needsNats: true,
+    async run() {
+      const server = await NatsServer.start({ jetstream: true });
+      const { connect } = await import('@nats-io/transport-node');
+      const { jetstreamManager, DiscardPolicy } = await import('@nats-io/jetstream');
+      const nc = await connect({ servers: server.hostPort });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'UPDATEPIPE_CHAOSNEW', subjects: ['chaosnew.>'], max_msgs: 300, discard: DiscardPolicy.New, duplicate_window: 120e9 });
+      await nc.close();
+      const url = (durable: string): string => `nats://${server.hostPort}/chaosnew?mode=jetstream&durable=${durable}`;
+      const a = await listener('a', url('new-a'));
+      return {
+        pushUrl: url('new-pusher'),
+        judged: [a],
+        extra: [],
+        faults: [],
+        settleMs: 3_000,
+        cleanup: () => server.stop(),
+      };
+    },
+  },
+  {
+    backend: 'nats core (skewed)',
+    faults: 'pusher clock 1 h behind; nats-server SIGKILLed and restarted',
+    needsNats: true,
+    async run() {
+      const server = await NatsServer.start();
+      const url = `nats://${server.hostPort}/chaos?mode=core`;
+      const a = await listener('a', url);
+      return {
+        pushUrl: url,
+        skewMs: -3_600_000,
+        judged: [a],
+        extra: [],
+        faults: [[at(0.5), () => server.restart()]],
+        settleMs: 4000,
+        cleanup: () => server.stop(),
+      };
+    },
+  },
+  {
     backend: 'relay unix→nats→unix',
     faults: 'the sending relay SIGKILLed and restarted',
     needsNats: true,

@@ -17,3 +17,18 @@ test('a PipeError from another copy of the module (the bundled push path) keeps 
   assert.ok(new ValidationError('user', 'x') instanceof PipeError);
   assert.ok(!(new PipeError('AUTH', 'x') instanceof ValidationError));
 });
+
+test('every error code has its SPEC §6 exit code; NATS errors map to the right codes', async () => {
+  const { natsError } = await import('../../pipes/nats/connect.js');
+  const codes: [ConstructorParameters<typeof PipeError>[0], number][] = [
+    ['INTERNAL', 1], ['CLOSED', 1], ['USAGE', 2], ['BAD_INPUT', 2], ['BAD_FRAME', 2], ['NO_LISTENER', 3],
+    ['UNREACHABLE', 4], ['TIMEOUT', 4], ['REFUSED', 4], ['AUTH', 5],
+  ];
+  for (const [code, exit] of codes) assert.equal(exitCodeOf(new PipeError(code, 'x')), exit, code);
+  const named = (name: string, message: string): Error => Object.assign(new Error(message), { name });
+  assert.equal(natsError(named('AuthorizationError', 'Authorization Violation'), 'connect').code, 'AUTH');
+  assert.equal(natsError(named('TimeoutError', 'timeout'), 'push').code, 'TIMEOUT');
+  assert.equal(natsError(new Error('maximum messages exceeded'), 'publish').code, 'REFUSED');
+  assert.equal(natsError(new Error('insufficient resources'), 'publish').code, 'REFUSED');
+  assert.equal(natsError(new Error('CONNECTION_REFUSED'), 'connect').code, 'UNREACHABLE');
+});
