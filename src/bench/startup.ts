@@ -5,14 +5,10 @@ import path from 'node:path';
 import { CLI_PATH } from '../cli/child.js';
 import { median } from './stats.js';
 
-function timeCommand(args: string[], runs: number): number {
-  const samples: number[] = [];
-  for (let i = 0; i < runs + 2; i++) {
-    const t = performance.now();
-    spawnSync(process.execPath, args, { stdio: 'ignore' });
-    if (i >= 2) samples.push(performance.now() - t); // two warm-up runs
-  }
-  return median(samples);
+function timeOnce(args: string[]): number {
+  const t = performance.now();
+  spawnSync(process.execPath, args, { stdio: 'ignore' });
+  return performance.now() - t;
 }
 
 /** `updatepipe push` of one update to a live listener vs bare `node -e 0`, interleaved. */
@@ -22,12 +18,17 @@ export async function startup(runs: number): Promise<{ push: number; bare: numbe
   const listener = spawn(process.execPath, [CLI_PATH, 'listen', '--pipe', url], { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     await new Promise<void>((r) => listener.stderr!.on('data', (d: Buffer) => d.toString().includes('ready') && r()));
+    const pushArgs = [CLI_PATH, 'push', '--pipe', url, '{"type":"resync","user":"bench"}'];
     const push: number[] = [];
     const bare: number[] = [];
-    // Alternate in small blocks so machine noise hits both sides alike.
-    for (let i = 0; i < 3; i++) {
-      push.push(timeCommand([CLI_PATH, 'push', '--pipe', url, '{"type":"resync","user":"bench"}'], runs));
-      bare.push(timeCommand(['-e', '0'], runs));
+    // Run by run, side by side: this machine's speed drifts within seconds, and a block of
+    // runs of one command would catch a different speed than the block of the other.
+    for (let i = 0; i < runs + 2; i++) {
+      const p = timeOnce(pushArgs);
+      const b = timeOnce(['-e', '0']);
+      if (i < 2) continue; // warm-up (page cache)
+      push.push(p);
+      bare.push(b);
     }
     return { push: median(push), bare: median(bare) };
   } finally {
