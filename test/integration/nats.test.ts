@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -222,6 +226,37 @@ describe('NATS core with subscribe=interest', { skip }, () => {
       assert.throws(() => parseNatsUrlForTest(`${url.replace('core', 'jetstream')}&subscribe=interest`), /interest is for mode=core/);
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('NATS token auth and TLS with a private CA', { skip }, () => {
+  test('token and TLS from the URL and the environment; a wrong token exits 5, an untrusted certificate fails clearly', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'up-nats-tls-'));
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const TOKEN = 'nats-token-0123456789';
+    const server = await NatsServer.start({ config: `authorization { token: "${TOKEN}" }\ntls { cert_file: "${cert}", key_file: "${key}" }\n` });
+    try {
+      const base = `nats://${server.hostPort}/tls?mode=core&ca=${encodeURIComponent(cert)}&timeout=2`;
+      const l = await open(`${base}&token=${TOKEN}`);
+      const r = new Recorder();
+      await l.listen(r.handler);
+      // The CLI takes the token from the environment (kept out of `ps`), over TLS.
+      const env = { ...process.env, UPDATEPIPE_NATS_TOKEN: TOKEN };
+      const ok = await runCli(['push', '--pipe', base, JSON.stringify(flagsUpdate(42))], { env });
+      assert.equal(ok.code, 0, ok.stderr);
+      await waitFor(() => r.updates.some((x) => (x.u as { uid: number }).uid === 42), 'the update over TLS');
+      const wrong = await runCli(['push', '--pipe', base, JSON.stringify(flagsUpdate(1))], { env: { ...process.env, UPDATEPIPE_NATS_TOKEN: 'not-the-token' } });
+      assert.equal(wrong.code, 5, wrong.stderr);
+      assert.doesNotMatch(wrong.stderr, /not-the-token/, 'the token is not printed');
+      const untrusted = await runCli(['push', '--pipe', `nats://${server.hostPort}/tls?mode=core&tls=1&timeout=1`, JSON.stringify(flagsUpdate(1))], { env });
+      assert.notEqual(untrusted.code, 0);
+      assert.match(untrusted.stderr, /certificate|TLS|self.signed/i);
+    } finally {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
