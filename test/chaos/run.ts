@@ -48,6 +48,19 @@ interface Scenario {
 
 const at = (fraction: number): number => Math.round(STREAM_MS * fraction);
 
+/** A JetStream server whose stream for `prefix` holds at most 300 messages; `url(durable)` reaches it. */
+async function cappedStream(prefix: string, discard: 'old' | 'new'): Promise<{ server: NatsServer; url: (durable: string) => string }> {
+  const server = await NatsServer.start({ jetstream: true });
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager, DiscardPolicy } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: server.hostPort });
+  const jsm = await jetstreamManager(nc);
+  const policy = discard === 'old' ? DiscardPolicy.Old : DiscardPolicy.New;
+  await jsm.streams.add({ name: `UPDATEPIPE_${prefix.toUpperCase()}`, subjects: [`${prefix}.>`], max_msgs: 300, discard: policy, duplicate_window: 120e9 });
+  await nc.close();
+  return { server, url: (durable) => `nats://${server.hostPort}/${prefix}?mode=jetstream&durable=${durable}` };
+}
+
 const SCENARIOS: Scenario[] = [
   {
     backend: 'unix',
@@ -169,14 +182,7 @@ const SCENARIOS: Scenario[] = [
     faults: 'stream capped at 300 messages (old ones discarded) while a listener is frozen',
     needsNats: true,
     async run() {
-      const server = await NatsServer.start({ jetstream: true });
-      const { connect } = await import('@nats-io/transport-node');
-      const { jetstreamManager, DiscardPolicy } = await import('@nats-io/jetstream');
-      const nc = await connect({ servers: server.hostPort });
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: 'UPDATEPIPE_CHAOSFULL', subjects: ['chaosfull.>'], max_msgs: 300, discard: DiscardPolicy.Old, duplicate_window: 120e9 });
-      await nc.close();
-      const url = (durable: string): string => `nats://${server.hostPort}/chaosfull?mode=jetstream&durable=${durable}`;
+      const { server, url } = await cappedStream('chaosfull', 'old');
       const a = await listener('a', url('full-a'));
       const b = await listener('b', url('full-b'));
       return {
@@ -197,14 +203,7 @@ const SCENARIOS: Scenario[] = [
     faults: 'stream capped at 300 messages, discard=new: later pushes refused',
     needsNats: true,
     async run() {
-      const server = await NatsServer.start({ jetstream: true });
-      const { connect } = await import('@nats-io/transport-node');
-      const { jetstreamManager, DiscardPolicy } = await import('@nats-io/jetstream');
-      const nc = await connect({ servers: server.hostPort });
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: 'UPDATEPIPE_CHAOSNEW', subjects: ['chaosnew.>'], max_msgs: 300, discard: DiscardPolicy.New, duplicate_window: 120e9 });
-      await nc.close();
-      const url = (durable: string): string => `nats://${server.hostPort}/chaosnew?mode=jetstream&durable=${durable}`;
+      const { server, url } = await cappedStream('chaosnew', 'new');
       const a = await listener('a', url('new-a'));
       return {
         pushUrl: url('new-pusher'),
