@@ -29,8 +29,10 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
   readonly resumes = true;
 
   constructor(url: string, settings: NatsSettings, options: PipeOptions = {}) {
-    // A message lost to a failover comes back after the consumer's ack wait (10 s).
-    super(url, settings, { gapGraceMs: 15_000, ...options });
+    // A message lost to a failover comes back after the consumer's ack wait (10 s). A push
+    // rides through a failover (a stream leader elected anew can take seconds on a busy
+    // cluster) for up to 15 s: retries carry the same msgID, so none is stored twice.
+    super(url, settings, { gapGraceMs: 15_000, pushTimeoutMs: 15_000, ...options });
   }
 
   /**

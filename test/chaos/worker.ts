@@ -43,6 +43,7 @@ if (spec.role === 'listen') {
   say({ ready: true });
   const accepted: number[] = [];
   let rejected = 0;
+  const reasons = new Map<string, number>();
   const pending: Promise<void>[] = [];
   const t0 = performance.now();
   const n = spec.n ?? 1000;
@@ -52,12 +53,18 @@ if (spec.role === 'listen') {
     pending.push(
       pipe.push({ type: 'flags', user: 'chaos', mailbox: 'INBOX', uid: i + 1, flags: ['\\Seen'] }).then(
         () => void accepted.push(i),
-        () => void rejected++,
+        (err: unknown) => {
+          rejected++;
+          const why = `${(err as { code?: string }).code ?? 'ERROR'}: ${(err as Error).message}`.slice(0, 160);
+          reasons.set(why, (reasons.get(why) ?? 0) + 1);
+        },
       ),
     );
   }
   await Promise.all(pending);
   await pipe.close().catch(() => {});
+  // Why pushes were refused, for whoever reads the run: the judge does not need it.
+  for (const [why, k] of reasons) process.stderr.write(`chaos pusher: ${k} push(es) rejected: ${why}\n`);
   say({ accepted, rejected });
   process.exit(0);
 }
