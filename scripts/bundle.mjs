@@ -3,7 +3,8 @@
  * what they import) into one file each, dist/src/cli/{push,mail}-bundle.js: loading one
  * module instead of thirty is most of what their start-up can save. Packages and the NATS
  * and WebSocket backends stay outside (loaded lazily, only when a pipe URL asks for them);
- * the bundles sit beside the entries so their relative paths resolve to the tsc output. esbuild-wasm: no native binaries.
+ * the bundles sit beside the entries so their relative paths resolve to the tsc output.
+ * esbuild-wasm: no native binaries.
  */
 import { build } from 'esbuild-wasm';
 import { fileURLToPath } from 'node:url';

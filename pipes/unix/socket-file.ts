@@ -140,7 +140,6 @@ export async function bindSocket(file: string, mode: number, onConnection: (s: n
   }
   if (!lock) return null;
   try {
-    await refuseSymlink(file);
     if ((await probe(file)) === 'live') return null;
     try {
       const st = await fs.lstat(file);

@@ -465,6 +465,7 @@ export class ImapSession {
     const markSeen = setsSeen(items) && !sel.readOnly;
     if (markSeen && !items.some((i) => i.kind === 'flags')) items = [...items, { kind: 'flags' }];
     const content = needsContent(items);
+    const tellsFlags = items.some((i) => i.kind === 'flags');
     for (const t of await this.targets(setText, byUid)) {
       if (!t.info) continue; // expunged elsewhere, expunge held back: RFC 2180 §4.1.3
       let flags = t.info.flags;
@@ -481,7 +482,7 @@ export class ImapSession {
         }
       }
       this.write(renderFetch(t.seq, items, { uid: t.uid, flags, size: t.info.size, internalDate: t.info.internalDate }, raw));
-      if (items.some((i) => i.kind === 'flags')) sel.tracker.told(t.uid, flags);
+      if (tellsFlags) sel.tracker.told(t.uid, flags);
     }
     return ok(`${byUid ? 'UID ' : ''}FETCH completed`, byUid);
   }

@@ -63,19 +63,17 @@ export class SessionView implements SortedMessages {
    * `acknowledge` the UID stays dirty: storage, which answered the FETCH, may be ahead of or
    * behind the index, and the next poll settles the difference.
    */
-  told(uid: Uid, flags: FlagSet): void {
-    if (this.closed) return;
+  told(uid: Uid, flags: FlagSet): boolean {
+    if (this.closed) return false;
     const i = indexOfUid(this.uids, uid);
-    if (i >= 0) this.flags[i] = flags;
+    if (i < 0) return false;
+    this.flags[i] = flags;
+    return true;
   }
 
   /** The session's own command already told its client these flags (e.g. STORE). */
   acknowledge(uid: Uid, flags: FlagSet): void {
-    if (this.closed) return;
-    const i = indexOfUid(this.uids, uid);
-    if (i < 0) return;
-    this.flags[i] = flags;
-    if (!this.stale) this.dirty.delete(uid);
+    if (this.told(uid, flags) && !this.stale) this.dirty.delete(uid);
   }
 
   end(reason: ByeReason): void {

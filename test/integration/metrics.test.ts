@@ -33,6 +33,16 @@ async function pipe(url: string): Promise<UpdatePipe> {
   return p;
 }
 
+/** A listener and a pusher on `url`; resolves once `n` updates went through. */
+async function through(url: string, n: number): Promise<void> {
+  const listener = await pipe(url);
+  const r = new Recorder();
+  await listener.listen(r.handler);
+  const pusher = await pipe(url);
+  for (let i = 1; i <= n; i++) await pusher.push(flagsUpdate(i));
+  await waitFor(() => r.updates.length === n, `${n} updates through ${url}`);
+}
+
 const scrape = async (base: string): Promise<string> => (await fetch(`${base}/metrics`)).text();
 const health = async (base: string): Promise<{ status: string }> => (await (await fetch(`${base}/health`)).json()) as { status: string };
 
@@ -40,12 +50,7 @@ test('hub --metrics (ws, --insecure-no-auth): clients, relayed updates and /heal
   const { base, p } = await start(['hub', '--listen', 'ws://127.0.0.1:0/u', '--insecure-no-auth', '--metrics', '127.0.0.1:0']);
   assert.match(p.stderr, /insecure-no-auth: anyone who can reach this port/, 'running without auth is said aloud');
   const url = /hub on (ws:\/\/\S+)/.exec(p.stderr)![1]!;
-  const listener = await pipe(url);
-  const r = new Recorder();
-  await listener.listen(r.handler);
-  const pusher = await pipe(url);
-  for (let i = 1; i <= 12; i++) await pusher.push(flagsUpdate(i));
-  await waitFor(() => r.updates.length === 12, 'updates through a hub without tokens');
+  await through(url, 12);
   const text = await scrape(base);
   assert.match(text, /updatepipe_hub_clients 2/);
   assert.match(text, /updatepipe_hub_relayed_total 12/);
@@ -56,12 +61,7 @@ test('hub --metrics (ws, --insecure-no-auth): clients, relayed updates and /heal
 test('hub --listen unix: --metrics: the socket owner counts what it relays and says it is healthy', async () => {
   const sock = `unix:${path.join(dir, 'hub.sock')}`;
   const { base } = await start(['hub', '--listen', sock, '--metrics', '127.0.0.1:0']);
-  const listener = await pipe(sock);
-  const r = new Recorder();
-  await listener.listen(r.handler);
-  const pusher = await pipe(sock);
-  for (let i = 1; i <= 7; i++) await pusher.push(flagsUpdate(i));
-  await waitFor(() => r.updates.length === 7, 'updates through the unix hub');
+  await through(sock, 7);
   await waitFor(async () => /updatepipe_delivered_total\{pipe="hub"\} 7/.test(await scrape(base)), 'hub counted them');
   const text = await scrape(base);
   assert.match(text, /updatepipe_connected\{pipe="hub"\} 1/);
