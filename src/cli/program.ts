@@ -21,7 +21,7 @@ const program = new Command('updatepipe')
     'after',
     `
 Exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 nobody listening,
-            4 transport unreachable or timed out, 5 authentication refused.
+            4 transport unreachable, timed out or refusing, 5 authentication refused.
 Update JSON: {"type":"exists","user":"alice","mailbox":"INBOX","uids":"5:7"}  (see README)`,
   );
 
