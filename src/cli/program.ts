@@ -13,6 +13,24 @@ function pipeOption(): Option {
   );
 }
 
+function positiveNumber(flag: string, integer: boolean): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!(n > 0) || (integer && !Number.isInteger(n))) throw new PipeError('USAGE', `${flag}: expected a positive ${integer ? 'whole ' : ''}number, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+function rescanOption(): Option {
+  return new Option('--rescan-interval <seconds>', 'safety rescan of directories whose mtime changed (default 60)').argParser(positiveNumber('--rescan-interval', false));
+}
+
+function maxWatchesOption(): Option {
+  return new Option('--max-watches <n>', 'most inotify watches to take (the rest are scanned every 2 s); default: as many as the kernel allows').argParser(
+    positiveNumber('--max-watches', true),
+  );
+}
+
 const program = new Command('updatepipe')
   .description('Carries IMAP mailbox updates between processes and machines, without duplicates or silent loss.')
   .showHelpAfterError('(run with --help for usage)')
@@ -92,13 +110,19 @@ program
   .addOption(pipeOption())
   .option('--no-pipe', 'run alone, without a pipe')
   .option('--users <file>', 'user:password lines (password may be a $scrypt$ hash from hash-password)')
+  .option('--no-watch', 'do not watch the Maildir for changes other tools make (leave it to `updatepipe watch` or another server)')
+  .addOption(rescanOption())
+  .addOption(maxWatchesOption())
   .option('-v, --verbose', 'log pipe events and errors to stderr', false)
   .option('--metrics <host:port>', 'serve Prometheus /metrics and /health here')
   .option('--log-json', 'log JSON lines to stderr', false)
-  .action(async (o: { maildir: string; listen: string; pipe?: string | boolean; users?: string; verbose: boolean; metrics?: string; logJson: boolean }) => {
+  .action(async (o: { maildir: string; listen: string; pipe?: string | boolean; watch: boolean; rescanInterval?: number; maxWatches?: number; users?: string; verbose: boolean; metrics?: string; logJson: boolean }) => {
     const { serveImapCommand } = await import('./commands/serve-imap.js');
     await serveImapCommand({
       logJson: o.logJson,
+      noWatch: !o.watch,
+      ...(o.rescanInterval !== undefined ? { rescanIntervalS: o.rescanInterval } : {}),
+      ...(o.maxWatches !== undefined ? { maxWatches: o.maxWatches } : {}),
       ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
       maildir: o.maildir,
       listen: o.listen,
@@ -106,6 +130,38 @@ program
       noPipe: o.pipe === false,
       ...(o.users !== undefined ? { users: o.users } : {}),
       verbose: o.verbose,
+    });
+  });
+
+program
+  .command('watch')
+  .description('announce what other tools do to a Maildir (deliveries into new/, flag renames, deletions, folders); "ready" on stderr once watching')
+  .requiredOption('--maildir <dir>', 'Maildir++ root (one folder per user)')
+  .addOption(pipeOption())
+  .addOption(rescanOption())
+  .addOption(maxWatchesOption())
+  .option('--token-file <file>', 'bearer token for a ws:// hub (default $UPDATEPIPE_TOKEN)')
+  .option('-v, --verbose', 'log every scan problem and pipe event to stderr', false)
+  .option('--metrics <host:port>', 'serve Prometheus /metrics and /health here')
+  .option('--log-json', 'log JSON lines to stderr', false)
+  .addHelpText(
+    'after',
+    `
+Every watcher on a tree (this command, and serve-imap unless --no-watch) joins one election:
+one announces, the others stand by and take over within a second if it dies. Changes made
+through \`updatepipe mail\` or serve-imap are announced by them, never a second time here.`,
+  )
+  .action(async (o: { maildir: string; pipe?: string; rescanInterval?: number; maxWatches?: number; tokenFile?: string; verbose: boolean; metrics?: string; logJson: boolean }) => {
+    await useTokenFile(o.tokenFile);
+    const { watchCommand } = await import('./commands/watch.js');
+    await watchCommand({
+      maildir: o.maildir,
+      pipe: o.pipe ?? defaultPipeUrl(),
+      verbose: o.verbose,
+      logJson: o.logJson,
+      ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
+      ...(o.rescanInterval !== undefined ? { rescanIntervalS: o.rescanInterval } : {}),
+      ...(o.maxWatches !== undefined ? { maxWatches: o.maxWatches } : {}),
     });
   });
 

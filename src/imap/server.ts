@@ -1,6 +1,8 @@
 import net from 'node:net';
 import { isPipeError } from '../errors.js';
-import type { MaildirStore, MailboxState as StoreState } from '../maildir/maildir-store.js';
+import { MaildirStore, type MaildirStoreOptions, type MailboxState as StoreState } from '../maildir/maildir-store.js';
+import { Announcer } from '../maildir/watch/announcer.js';
+import { MaildirWatcher, type MaildirWatcherOptions } from '../maildir/watch/tree-watcher.js';
 import { isInterestPipe, type Meta, type PipeStatus, type UpdatePipe } from '../pipe/update-pipe.js';
 import type { MailboxState } from '../tracker/mailbox-state.js';
 import type { SessionTracker } from '../tracker/session-tracker.js';
@@ -11,7 +13,14 @@ import { ImapSession } from './session.js';
 import type { Credentials } from './users.js';
 
 export interface ImapServerOptions {
-  store: MaildirStore;
+  /** The Maildir++ root. */
+  maildir: string;
+  storeOptions?: Omit<MaildirStoreOptions, 'announce'>;
+  /**
+   * Watch the Maildir for changes other tools make (on by default): this process joins
+   * the election of the tree's one announcer. `false` leaves that to someone else.
+   */
+  watch?: Omit<MaildirWatcherOptions, 'announcer' | 'log'> | false;
   users: Credentials;
   /** Where other processes' changes come from and ours go to; null runs stand-alone. */
   pipe: UpdatePipe | null;
@@ -44,6 +53,7 @@ export function trackerState(s: StoreState): MailboxState {
   return {
     uidValidity: s.uidValidity,
     uidNext: s.uidNext,
+    highestModseq: s.highestModseq,
     uids: s.messages.map((m) => m.uid),
     flags: new Map(s.messages.map((m) => [m.uid, m.flags])),
   };
@@ -65,9 +75,12 @@ export class ImapServer implements ServerContext {
   private readonly maxConnections: number;
   private readonly logFn: (line: string) => void;
   private readonly onPipeUpdate: ((meta: Meta) => void) | undefined;
+  /** Pushes what scans found that other tools did; every session here hears it first. */
+  readonly announcer: Announcer;
+  readonly watcher: MaildirWatcher | null;
 
   constructor(o: ImapServerOptions) {
-    this.store = o.store;
+    this.store = new MaildirStore(o.maildir, { ...o.storeOptions, announce: (a) => void this.announcer.announce(a) });
     this.users = o.users;
     this.pipe = o.pipe;
     this.limits = { ...DEFAULT_READER_LIMITS, ...o.limits };
@@ -88,6 +101,13 @@ export class ImapServer implements ServerContext {
         );
       },
     });
+    const pipe = this.pipe;
+    this.announcer = new Announcer({
+      push: pipe ? (u) => pipe.push(u) : async () => {},
+      apply: (u) => this.registry.apply(u),
+      log: (line) => this.log(line),
+    });
+    this.watcher = o.watch === false ? null : new MaildirWatcher(this.store, { ...o.watch, announcer: this.announcer, log: (line) => this.log(line) });
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -105,6 +125,10 @@ export class ImapServer implements ServerContext {
       const apply = this.registry.handler();
       const observe = this.onPipeUpdate;
       await this.pipe.listen(observe ? (u, meta) => (observe(meta), apply(u, meta)) : apply);
+    }
+    if (this.watcher) {
+      this.watcher.on('role', (role: string, detail: string) => this.log(`watcher ${role}: ${detail}`));
+      await this.watcher.start();
     }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -145,6 +169,8 @@ export class ImapServer implements ServerContext {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     for (const s of this.sessions) s.shutdown('Server shutting down');
     await closed;
+    await this.watcher?.close();
+    await this.announcer.close();
     await this.pipe?.close();
   }
 }

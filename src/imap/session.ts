@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { PipeError } from '../errors.js';
-import type { MessageInfo } from '../maildir/maildir-store.js';
+import type { FlagChange, MessageInfo } from '../maildir/maildir-store.js';
 import type { SessionTracker } from '../tracker/session-tracker.js';
 import { formatUntaggedLines, type UntaggedResponse } from '../tracker/untagged.js';
 import { UidSet } from '../update/uid-set.js';
@@ -466,13 +466,14 @@ export class ImapSession {
     if (markSeen && !items.some((i) => i.kind === 'flags')) items = [...items, { kind: 'flags' }];
     const content = needsContent(items);
     const tellsFlags = items.some((i) => i.kind === 'flags');
-    for (const t of await this.targets(setText, byUid)) {
+    const targets = await this.targets(setText, byUid);
+    // One store call (one lock, one UID list write) for every message the FETCH marks \Seen.
+    const unseen = markSeen ? targets.filter((t) => t.info && !t.info.flags.includes('\\Seen')).map((t) => t.uid) : [];
+    const seen = new Map((unseen.length ? await this.ctx.store.storeFlags(this.user!, sel.mailbox, unseen, 'add', ['\\Seen']) : []).map((c) => [c.uid, c]));
+    for (const c of seen.values()) this.publishFlags(sel, c);
+    for (const t of targets) {
       if (!t.info) continue; // expunged elsewhere, expunge held back: RFC 2180 §4.1.3
-      let flags = t.info.flags;
-      if (markSeen && !flags.includes('\\Seen')) {
-        flags = await this.ctx.store.addFlags(this.user!, sel.mailbox, t.uid, ['\\Seen']);
-        this.ctx.publish(validateUpdate({ type: 'flags', user: this.user!, mailbox: sel.mailbox, uid: t.uid, flags }), sel.tracker);
-      }
+      const flags = seen.get(t.uid)?.flags ?? t.info.flags;
       let raw: Buffer | null = null;
       if (content) {
         try {
@@ -485,6 +486,17 @@ export class ImapSession {
       if (tellsFlags) sel.tracker.told(t.uid, flags);
     }
     return ok(`${byUid ? 'UID ' : ''}FETCH completed`, byUid);
+  }
+
+  /**
+   * This session's own flag change: the other sessions here hear it, and, when it changed
+   * anything, the other processes. An unchanged one still goes to the tracker, which then
+   * knows this client was told these flags.
+   */
+  private publishFlags(sel: Selected, c: FlagChange): void {
+    const u = validateUpdate({ type: 'flags', user: this.user!, mailbox: sel.mailbox, uid: c.uid, flags: c.flags, uidValidity: sel.uidValidity, modseq: c.modseq });
+    if (c.changed) this.ctx.publish(u, sel.tracker);
+    else this.ctx.registry.apply(u, { exclude: sel.tracker });
   }
 
   private flagList(tok: Token): Flag[] {
@@ -509,16 +521,14 @@ export class ImapSession {
     if (!m || !args[2]) throw new ImapSyntaxError('expected [+|-]FLAGS[.SILENT] (flags)');
     const flags = this.flagList(args.length > 3 ? { t: 'list', v: args.slice(2) } : args[2]);
     const silent = m[2] !== undefined;
-    for (const t of await this.targets(setText, byUid)) {
-      if (!t.info) continue;
-      const now =
-        m[1] === '+'
-          ? await this.ctx.store.addFlags(this.user!, sel.mailbox, t.uid, flags)
-          : m[1] === '-'
-            ? await this.ctx.store.removeFlags(this.user!, sel.mailbox, t.uid, flags)
-            : await this.ctx.store.setFlags(this.user!, sel.mailbox, t.uid, flags);
-      this.ctx.publish(validateUpdate({ type: 'flags', user: this.user!, mailbox: sel.mailbox, uid: t.uid, flags: now }), sel.tracker);
-      if (!silent) this.write(`* ${t.seq} FETCH (${byUid ? `UID ${t.uid} ` : ''}FLAGS (${now.join(' ')}))\r\n`);
+    const targets = (await this.targets(setText, byUid)).filter((t) => t.info !== undefined);
+    const mode = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
+    const changes = new Map((await this.ctx.store.storeFlags(this.user!, sel.mailbox, targets.map((t) => t.uid), mode, flags)).map((c) => [c.uid, c]));
+    for (const t of targets) {
+      const c = changes.get(t.uid);
+      if (!c) continue; // expunged meanwhile
+      this.publishFlags(sel, c);
+      if (!silent) this.write(`* ${t.seq} FETCH (${byUid ? `UID ${t.uid} ` : ''}FLAGS (${c.flags.join(' ')}))\r\n`);
     }
     return ok(`${byUid ? 'UID ' : ''}STORE completed`, byUid);
   }

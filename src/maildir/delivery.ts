@@ -29,34 +29,56 @@ async function writeContent(file: string, content: MessageContent): Promise<void
   }
 }
 
+/** A message written to tmp/ and fsynced, not visible to anyone yet. */
+export interface StagedMessage {
+  basename: string;
+  temp: string;
+}
+
 /**
- * The Maildir delivery protocol: write to tmp/ under a unique name and fsync, then give it
- * its final name in new/ (no flags) or cur/ (with ":2,<letters>"). Until that last step
- * nobody sees the message, so a crash can leave only debris in tmp/. The message has no
- * UID yet; the caller assigns it under the mailbox lock (or the next sync does).
+ * The first half of the Maildir delivery protocol: write to tmp/ under a unique name and
+ * fsync. Until `placeMessage` nobody sees it, so a crash leaves only debris in tmp/.
  */
-export async function deliverMessage(paths: MailboxPaths, content: MessageContent, letters: string, internalDate?: Date): Promise<DeliveredFile> {
+export async function stageMessage(paths: MailboxPaths, content: MessageContent, internalDate?: Date): Promise<StagedMessage> {
   const basename = uniqueMaildirName();
   const temp = path.join(paths.tmp, basename);
-  const final = letters === '' ? path.join(paths.new, basename) : path.join(paths.cur, formatMaildirFilename(basename, letters));
   try {
     await writeContent(temp, content);
     // INTERNALDATE is the file's mtime, as Dovecot and Courier keep it.
     if (internalDate) await utimes(temp, internalDate, internalDate);
-    try {
-      await link(temp, final); // unlike rename, link never replaces an existing file
-      await unlink(temp);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
-      await rename(temp, final); // filesystems without hard links
-    }
   } catch (e) {
     await unlink(temp).catch(() => undefined);
     throw e;
   }
+  return { basename, temp };
+}
+
+/**
+ * The second half: the final name in new/ (no flags) or cur/ (with ":2,<letters>").
+ * The store calls it holding the mailbox lock and numbers the message before letting go,
+ * so no scan ever finds it without a UID (it would announce it a second time).
+ */
+export async function placeMessage(paths: MailboxPaths, staged: StagedMessage, letters: string): Promise<DeliveredFile> {
+  const final = letters === '' ? path.join(paths.new, staged.basename) : path.join(paths.cur, formatMaildirFilename(staged.basename, letters));
+  try {
+    try {
+      await link(staged.temp, final); // unlike rename, link never replaces an existing file
+      await unlink(staged.temp);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+      await rename(staged.temp, final); // filesystems without hard links
+    }
+  } catch (e) {
+    await unlink(staged.temp).catch(() => undefined);
+    throw e;
+  }
   await fsyncDir(path.dirname(final));
-  return { basename, path: final };
+  return { basename: staged.basename, path: final };
+}
+
+export async function discardStaged(staged: StagedMessage): Promise<void> {
+  await unlink(staged.temp).catch(() => undefined);
 }
 
 /** Removes what crashed deliveries left in tmp/; younger files may still be in progress. */

@@ -8,6 +8,18 @@ import { PipeError } from '../errors.js';
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
+  /** The turn at once, or null if another caller has it or is queued for it. */
+  tryAcquire(key: string): (() => void) | null {
+    if (this.tails.has(key)) return null;
+    let done!: () => void;
+    const tail = new Promise<void>((resolve) => (done = resolve));
+    this.tails.set(key, tail);
+    return () => {
+      done();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    };
+  }
+
   async acquire(key: string, timeoutMs: number): Promise<() => void> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     let done!: () => void;

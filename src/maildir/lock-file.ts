@@ -21,9 +21,12 @@ export interface HeldLock {
    * directory holding it was renamed while it was held.
    */
   release(movedTo?: string): Promise<void>;
+  /** False once someone broke the lock (we stalled past `staleMs`) and it is no longer ours. */
+  stillHeld(): Promise<boolean>;
 }
 
-interface Holder {
+/** Who holds a lock (or any file written the same way): `pid host token`. */
+export interface Holder {
   pid: number;
   host: string;
   token: string;
@@ -31,18 +34,18 @@ interface Holder {
 
 const inProcess = new KeyedMutex();
 const heldTokens = new Set<string>();
-const HOST = hostname();
+export const HOST = hostname();
 
 function errnoOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
 }
 
-function parseHolder(text: string): Holder | undefined {
+export function parseHolder(text: string): Holder | undefined {
   const m = /^([1-9][0-9]{0,9}) (\S+) ([0-9a-f]+)\n$/.exec(text);
   return m ? { pid: Number(m[1]), host: m[2]!, token: m[3]! } : undefined;
 }
 
-function processIsGone(pid: number): boolean {
+export function processIsGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return false;
@@ -154,6 +157,31 @@ export async function acquireLock(file: string, options: LockOptions = DEFAULT_L
   }
 }
 
+/**
+ * One attempt at the lock `file`, breaking it first if it is abandoned: the lock, or null
+ * while someone else holds it. For leases that a standby polls for instead of waiting on.
+ */
+export async function tryAcquireLock(file: string, staleMs: number): Promise<HeldLock | null> {
+  const releaseTurn = inProcess.tryAcquire(file);
+  if (releaseTurn === null) return null;
+  const token = randomBytes(8).toString('hex');
+  const content = `${process.pid} ${HOST} ${token}\n`;
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      heldTokens.add(token);
+      if (await tryCreate(file, content)) return holdLock(file, token, content, staleMs, releaseTurn);
+      heldTokens.delete(token);
+      if (!(await breakIfAbandoned(file, staleMs))) break;
+    }
+  } catch (e) {
+    heldTokens.delete(token);
+    releaseTurn();
+    throw e;
+  }
+  releaseTurn();
+  return null;
+}
+
 function holdLock(file: string, token: string, content: string, staleMs: number, releaseTurn: () => void): HeldLock {
   let current = file;
   const heartbeat = setInterval(() => {
@@ -163,6 +191,9 @@ function holdLock(file: string, token: string, content: string, staleMs: number,
   heartbeat.unref();
   let released = false;
   return {
+    async stillHeld(): Promise<boolean> {
+      return !released && (await readFile(current, 'utf8').catch(() => '')) === content;
+    },
     async release(movedTo?: string): Promise<void> {
       if (released) return;
       released = true;

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MailboxName } from '../update/update.js';
 import { folderDirNameOf, isInbox } from './mailbox-name.js';
@@ -41,8 +41,11 @@ export function mailboxPaths(userDir: string, name: MailboxName): MailboxPaths {
   return mailboxPathsIn(userDir, isInbox(name) ? userDir : path.join(userDir, folderDirNameOf(name)), name);
 }
 
-/** A directory is a mailbox once it has all three Maildir subdirectories. */
+/**
+ * A directory is a mailbox once it has all three Maildir subdirectories, real ones: a
+ * symbolic link (`cur -> /etc`) would serve files from outside the tree.
+ */
 export async function isMaildir(dir: string): Promise<boolean> {
-  const subdirs = await Promise.all(['cur', 'new', 'tmp'].map((d) => stat(path.join(dir, d)).catch(() => undefined)));
+  const subdirs = await Promise.all(['cur', 'new', 'tmp'].map((d) => lstat(path.join(dir, d)).catch(() => undefined)));
   return subdirs.every((s) => s?.isDirectory() === true);
 }

@@ -7,7 +7,8 @@ import { withLock, type LockOptions } from './lock-file.js';
 import { lockMailbox, noSuchMailbox } from './mailbox-lock.js';
 import { isSameOrBelow, mailboxOfFolderDirName } from './mailbox-name.js';
 import { FOLDER_MARKER_FILE, isMaildir, mailboxPaths, mailboxPathsIn, type MailboxPaths } from './mailbox-paths.js';
-import { writeUidList } from './uid-list.js';
+import { readFolderRecord, writeFolderRecord, type FolderRecord } from './folder-record.js';
+import { emptyUidList, writeUidList } from './uid-list.js';
 import { allocateUidValidity } from './uid-validity.js';
 import { uniqueMaildirName } from './unique-name.js';
 
@@ -58,13 +59,87 @@ async function moveLockedMailbox(paths: MailboxPaths, newDir: string, options: L
 
 /** Unsorted; directories that are not well-formed folders of this store are skipped. */
 export async function listFolderMailboxes(userDir: string): Promise<MailboxName[]> {
-  const out: MailboxName[] = [];
+  return [...(await folderDirs(userDir)).values()].map((f) => f.name);
+}
+
+interface FolderDir {
+  name: MailboxName;
+  ino: number;
+}
+
+/** The well-formed folders on disk by directory name; symbolic links are never folders. */
+async function folderDirs(userDir: string): Promise<Map<string, FolderDir>> {
+  const out = new Map<string, FolderDir>();
   for (const entry of await readdir(userDir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const name = mailboxOfFolderDirName(entry.name);
-    if (name !== undefined && (await isMaildir(path.join(userDir, entry.name)))) out.push(name);
+    if (name === undefined) continue;
+    const dir = path.join(userDir, entry.name);
+    const [s, complete] = await Promise.all([lstat(dir).catch(() => undefined), isMaildir(dir)]);
+    if (s?.isDirectory() && complete) out.set(entry.name, { name, ino: s.ino });
   }
   return out;
+}
+
+function recordOf(dirs: Map<string, FolderDir>): FolderRecord {
+  return new Map([...dirs].map(([d, f]) => [d, f.ino]));
+}
+
+/**
+ * Applies the caller's own create, delete or rename to the record (caller holds the
+ * mailbox-list lock). Only that change: what other tools did meanwhile stays for
+ * `reconcileFolders` to find and announce. A record not made yet is adopted from disk.
+ */
+async function recordFolders(userDir: string, change: (record: FolderRecord) => Promise<void>): Promise<void> {
+  const record = await readFolderRecord(userDir);
+  if (record === null) return writeFolderRecord(userDir, recordOf(await folderDirs(userDir)));
+  await change(record);
+  await writeFolderRecord(userDir, record);
+}
+
+async function inodeOf(dir: string): Promise<number | undefined> {
+  return (await lstat(dir).catch(() => undefined))?.ino;
+}
+
+/** What other tools did to a user's set of folders since the store last recorded it. */
+export interface FolderChanges {
+  created: MailboxName[];
+  deleted: MailboxName[];
+  /** Same name, another directory (restored from a backup, removed and made again). */
+  replaced: MailboxName[];
+}
+
+/**
+ * Compares the folders on disk with the record under the mailbox-list lock. When there
+ * are changes, `begin` is called before the record is rewritten (so an in-flight marker
+ * exists before anything is recorded), and its result returned; `null` otherwise. A
+ * missing or unreadable record is adopted silently: trees made before the record
+ * existed must not announce every folder as new.
+ */
+export async function reconcileFolders<T>(userDir: string, options: LockOptions, begin: (changes: FolderChanges) => Promise<T>): Promise<T | null> {
+  return withMailboxListLock(userDir, options, async () => {
+    const [record, disk] = await Promise.all([readFolderRecord(userDir), folderDirs(userDir)]);
+    if (record === null) {
+      await writeFolderRecord(userDir, recordOf(disk));
+      return null;
+    }
+    const changes: FolderChanges = { created: [], deleted: [], replaced: [] };
+    for (const [dir, f] of disk) {
+      const ino = record.get(dir);
+      if (ino === undefined) changes.created.push(f.name);
+      else if (ino !== f.ino) changes.replaced.push(f.name);
+    }
+    for (const dir of record.keys()) {
+      if (disk.has(dir)) continue;
+      const name = mailboxOfFolderDirName(dir);
+      if (name !== undefined) changes.deleted.push(name);
+    }
+    if (changes.created.length + changes.deleted.length + changes.replaced.length === 0) return null;
+    for (const list of [changes.created, changes.deleted, changes.replaced]) list.sort();
+    const result = await begin(changes);
+    await writeFolderRecord(userDir, recordOf(disk));
+    return result;
+  });
 }
 
 /** `ifExists: 'keep'` leaves an existing mailbox as it is (and returns null) instead of failing. */
@@ -83,7 +158,7 @@ export async function createFolderMailbox(userDir: string, name: MailboxName, op
     try {
       for (const dir of [staging.dir, staging.cur, staging.new, staging.tmp]) await mkdir(dir, 0o700);
       await writeFile(path.join(staging.dir, FOLDER_MARKER_FILE), '');
-      await writeUidList(staging.uidList, { uidValidity, uidNext: 1, entries: [] });
+      await writeUidList(staging.uidList, emptyUidList(uidValidity));
       await rename(staging.dir, target.dir);
     } catch (e) {
       await rm(staging.dir, { recursive: true, force: true });
@@ -92,6 +167,10 @@ export async function createFolderMailbox(userDir: string, name: MailboxName, op
       throw e;
     }
     await fsyncDir(userDir);
+    await recordFolders(userDir, async (r) => {
+      const ino = await inodeOf(target.dir);
+      if (ino !== undefined) r.set(path.basename(target.dir), ino);
+    });
     return { uidValidity };
   });
 }
@@ -105,6 +184,7 @@ export async function deleteFolderMailbox(userDir: string, name: MailboxName, op
     const trash = path.join(userDir, TRASH_PREFIX + uniqueMaildirName());
     await moveLockedMailbox(paths, trash, options);
     await fsyncDir(userDir);
+    await recordFolders(userDir, async (r) => void r.delete(path.basename(paths.dir)));
     await rm(trash, { recursive: true, force: true });
   });
 }
@@ -122,5 +202,12 @@ export async function renameFolderMailboxes(userDir: string, source: MailboxName
     for (const m of moves) if (await exists(m.to.dir)) throw alreadyExists(m.to.name);
     for (const m of moves) await moveLockedMailbox(m.from, m.to.dir, options);
     await fsyncDir(userDir);
+    await recordFolders(userDir, async (r) => {
+      for (const m of moves) {
+        const ino = r.get(path.basename(m.from.dir)) ?? (await inodeOf(m.to.dir));
+        r.delete(path.basename(m.from.dir));
+        if (ino !== undefined) r.set(path.basename(m.to.dir), ino);
+      }
+    });
   });
 }

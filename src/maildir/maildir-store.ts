@@ -3,20 +3,22 @@ import { lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PipeError, ValidationError } from '../errors.js';
 import { isUid, type Uid, type UidSet } from '../update/uid-set.js';
-import type { Flag, MailboxName, UserName } from '../update/update.js';
+import { validateUpdate, type Flag, type MailboxName, type Update, type UserName } from '../update/update.js';
+import { beginAnnouncement, nothingToAnnounce, type Announcement } from './announcement.js';
 import { removeLeftoverTempFiles } from './atomic-file.js';
-import { deliverMessage, removeAbandonedDeliveries, type MessageContent } from './delivery.js';
+import { discardStaged, placeMessage, removeAbandonedDeliveries, stageMessage, type MessageContent } from './delivery.js';
 import { flagsToLetters, foreignLettersToKeep, keywordsOf, lettersToFlags, normalizeFlags, unionFlags, withoutFlags } from './flag-codec.js';
 import { readKeywordTable, writeKeywordTable, type KeywordTable } from './keywords.js';
 import { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockOptions } from './lock-file.js';
 import { lockMailbox, noSuchMailbox, withMailboxLock } from './mailbox-lock.js';
 import { HIERARCHY_SEPARATOR, INBOX, isInbox, isSameOrBelow, normalizeMailboxName } from './mailbox-name.js';
 import { isMaildir, mailboxPaths, type MailboxPaths } from './mailbox-paths.js';
-import { createFolderMailbox, deleteFolderMailbox, listFolderMailboxes, renameFolderMailboxes } from './mailbox-tree.js';
+import { createFolderMailbox, deleteFolderMailbox, listFolderMailboxes, reconcileFolders, renameFolderMailboxes, type FolderChanges } from './mailbox-tree.js';
 import { formatMaildirFilename, normalizeLetters } from './maildir-filename.js';
-import { locateMessageFile, scanMessageFiles, type MessageFile } from './message-scan.js';
+import { locateMessageFile, scanMessageFiles, type OddFile, type MessageFile } from './message-scan.js';
 import { DELETED_LETTER } from './system-flags.js';
-import { assignUid, readUidList, writeUidList, type UidList } from './uid-list.js';
+import { reconcile, type Reconciled } from './reconcile.js';
+import { assignUid, emptyUidList, nextModseq, readUidList, writeUidList, type UidList } from './uid-list.js';
 import { allocateUidValidity } from './uid-validity.js';
 import { validateUserName } from './user-name.js';
 
@@ -27,11 +29,14 @@ export interface MessageInfo {
   internalDate: Date;
   /** Absolute path of the message file when it was read; it changes with its flags. */
   file: string;
+  /** The mailbox modseq of the message's last change (RFC 7162 MODSEQ). */
+  modseq: number;
 }
 
 export interface MailboxState {
   uidValidity: number;
   uidNext: number;
+  highestModseq: number;
   /** Ascending by uid. */
   messages: MessageInfo[];
 }
@@ -39,10 +44,29 @@ export interface MailboxState {
 export interface AppendResult {
   uid: Uid;
   uidValidity: number;
+  modseq: number;
 }
+
+/** One message's flags after `storeFlags`. */
+export interface FlagChange {
+  uid: Uid;
+  flags: Flag[];
+  modseq: number;
+  /** False when the message already had exactly these flags, as announced (no new modseq). */
+  changed: boolean;
+}
+
+export type FlagMode = 'set' | 'add' | 'remove';
 
 export interface MaildirStoreOptions {
   lock?: Partial<LockOptions>;
+  /**
+   * Receives what a `sync` found other tools had done (delivered into new/, renamed,
+   * deleted): push the updates, then call `done()`. Without it the changes are still
+   * recorded, and the in-flight marker left behind makes the elected watcher push a
+   * `resync` for them once this process is gone or a minute has passed.
+   */
+  announce?: (a: Announcement) => void;
 }
 
 /** Mail is private to the account the store runs as. */
@@ -79,19 +103,36 @@ async function readRegularFile(file: string): Promise<Buffer> {
   }
 }
 
+/** What a watcher's scan found: the announcement, and odd files (to log and count). */
+export interface Discovery {
+  announcement: Announcement;
+  odd: OddFile[];
+}
+
+/** A mailbox read under its lock: the list as recorded now, and the files seen. */
+interface LockedScan {
+  list: UidList;
+  files: Map<string, MessageFile>;
+  table: KeywordTable;
+}
+
 /**
  * Maildir++ storage shared by long-running servers and short-lived admin tools in other
  * processes. Each mailbox has a UID list guarded by a lock file; every change to it, and
  * every rename of a message file, happens under that lock, so concurrent writers neither
- * lose nor duplicate UIDs. See src/maildir/README.md for the on-disk format.
+ * lose nor duplicate UIDs. The list also records each message's flags and modseq as last
+ * announced, so a scan can tell what other tools changed from what this store's callers
+ * changed and announced themselves. See src/maildir/README.md for the on-disk format.
  */
 export class MaildirStore {
   readonly root: string;
   private readonly lockOptions: LockOptions;
+  private readonly announceHook: ((a: Announcement) => void) | undefined;
 
   constructor(root: string, options: MaildirStoreOptions = {}) {
     this.root = path.resolve(root);
     this.lockOptions = { ...DEFAULT_LOCK_OPTIONS, ...options.lock };
+    this.announceHook = options.announce;
   }
 
   /** Creates the user's Maildir (its INBOX) if missing. Idempotent. */
@@ -153,43 +194,45 @@ export class MaildirStore {
   }
 
   /**
-   * Brings the UID list in line with the directories: files without a UID (delivered by
-   * another agent, or by an append that crashed before numbering) get the next UIDs in
-   * file-name order; entries whose file is gone are dropped as expunged.
+   * The mailbox as it is now. Files another tool added get UIDs (in file-name order),
+   * entries whose file is gone are dropped as expunged, renamed files' flags are taken
+   * over; those changes go to the `announce` option (see there).
    */
   async sync(user: UserName, mailbox: MailboxName): Promise<MailboxState> {
     const paths = await this.openMailbox(user, mailbox);
-    return withMailboxLock(paths, this.lockOptions, async () => {
-      // Holding the lock, no writer can be using these, so any left are from a crash.
-      await Promise.all([removeLeftoverTempFiles(paths.uidList), removeLeftoverTempFiles(paths.keywords), removeAbandonedDeliveries(paths)]);
-      const list = await this.loadUidList(paths);
-      const table = await readKeywordTable(paths.keywords);
-      const files = await scanMessageFiles(paths);
-      if (list.entries.some((e) => !files.has(e.basename))) {
-        // Agents that do not take our lock may rename a file mid-scan; look again before
-        // declaring anything expunged, since a wrong call would renumber the message.
-        for (const [basename, file] of await scanMessageFiles(paths)) if (!files.has(basename)) files.set(basename, file);
-      }
-      const kept = list.entries.filter((e) => files.has(e.basename));
-      const known = new Set(kept.map((e) => e.basename));
-      const unnumbered = [...files.keys()].filter((b) => !known.has(b)).sort();
-      if (kept.length !== list.entries.length || unnumbered.length > 0) {
-        list.entries = kept;
-        for (const basename of unnumbered) assignUid(list, basename);
-        await writeUidList(paths.uidList, list);
-      }
-      const messages = await Promise.all(list.entries.map((e) => this.describe(e.uid, files.get(e.basename)!, table)));
-      return {
-        uidValidity: list.uidValidity,
-        uidNext: list.uidNext,
-        messages: messages.filter((m): m is MessageInfo => m !== undefined),
-      };
-    });
+    const { scan, announcement } = await this.discoverLocked(user, paths);
+    if (announcement.updates.length > 0) this.announceHook?.(announcement);
+    const { list, files, table } = scan;
+    const messages = await Promise.all(list.entries.map((e) => this.describe(e.uid, e.modseq, files.get(e.basename)!, table)));
+    return {
+      uidValidity: list.uidValidity,
+      uidNext: list.uidNext,
+      highestModseq: list.highestModseq,
+      messages: messages.filter((m): m is MessageInfo => m !== undefined),
+    };
   }
 
   /**
-   * Delivers a message and numbers it. If the lock cannot be taken afterwards the file is
-   * removed again (best effort), so an error means the message was not added.
+   * What other tools changed in the mailbox since the store last recorded it, now
+   * recorded: the watcher's scan. The caller pushes `updates`, then calls `done()`.
+   */
+  async discover(user: UserName, mailbox: MailboxName): Promise<Discovery> {
+    const paths = await this.openMailbox(user, mailbox);
+    const odd: OddFile[] = [];
+    return { announcement: (await this.discoverLocked(user, paths, odd)).announcement, odd };
+  }
+
+  /** Folders other tools made, removed or replaced since the store last recorded the user's folders. */
+  async discoverFolders(user: UserName): Promise<Announcement> {
+    const userDir = await this.existingUserDir(user);
+    const found = await reconcileFolders(userDir, this.lockOptions, (changes) => beginAnnouncement(this.root, user, undefined, folderUpdates(user, changes)));
+    return found ?? nothingToAnnounce(user, undefined);
+  }
+
+  /**
+   * Delivers a message and numbers it. The file gets its final name only under the lock,
+   * right before it is numbered, so no scan ever sees it unnumbered and announces it as
+   * another tool's delivery. An error means the message was not added.
    */
   async append(user: UserName, mailbox: MailboxName, content: MessageContent, flags?: Flag[], internalDate?: Date): Promise<AppendResult> {
     const wanted = normalizeFlags(flags ?? []);
@@ -198,22 +241,27 @@ export class MaildirStore {
     }
     const paths = await this.openMailbox(user, mailbox);
     const table = await this.keywordTableFor(paths, keywordsOf(wanted));
-    const delivered = await deliverMessage(paths, content, flagsToLetters(wanted, table), internalDate);
+    const letters = flagsToLetters(wanted, table);
+    const staged = await stageMessage(paths, content, internalDate);
     let lock: HeldLock;
     try {
       lock = await lockMailbox(paths, this.lockOptions);
     } catch (e) {
-      await unlink(delivered.path).catch(() => undefined);
+      await discardStaged(staged);
       throw e;
     }
     try {
       const list = await this.loadUidList(paths);
-      // A sync in another process may have numbered it between delivery and our lock.
-      const already = list.entries.find((e) => e.basename === delivered.basename);
-      if (already) return { uid: already.uid, uidValidity: list.uidValidity };
-      const uid = assignUid(list, delivered.basename);
-      await writeUidList(paths.uidList, list);
-      return { uid, uidValidity: list.uidValidity };
+      const placed = await placeMessage(paths, staged, letters);
+      try {
+        const modseq = nextModseq(list);
+        const uid = assignUid(list, placed.basename, letters, modseq);
+        await writeUidList(paths.uidList, list);
+        return { uid, uidValidity: list.uidValidity, modseq };
+      } catch (e) {
+        await unlink(placed.path).catch(() => undefined);
+        throw e;
+      }
     } finally {
       await lock.release();
     }
@@ -221,18 +269,56 @@ export class MaildirStore {
 
   /** Replaces the message's flags; returns the set now stored. */
   async setFlags(user: UserName, mailbox: MailboxName, uid: Uid, flags: Flag[]): Promise<Flag[]> {
-    const wanted = normalizeFlags(flags);
-    return this.changeFlags(user, mailbox, uid, () => wanted);
+    return this.flagsOfOne(user, mailbox, uid, 'set', flags);
   }
 
   async addFlags(user: UserName, mailbox: MailboxName, uid: Uid, flags: Flag[]): Promise<Flag[]> {
-    const added = normalizeFlags(flags);
-    return this.changeFlags(user, mailbox, uid, (current) => unionFlags(current, added));
+    return this.flagsOfOne(user, mailbox, uid, 'add', flags);
   }
 
   async removeFlags(user: UserName, mailbox: MailboxName, uid: Uid, flags: Flag[]): Promise<Flag[]> {
-    const removed = normalizeFlags(flags);
-    return this.changeFlags(user, mailbox, uid, (current) => withoutFlags(current, removed));
+    return this.flagsOfOne(user, mailbox, uid, 'remove', flags);
+  }
+
+  /**
+   * STORE on many messages under one lock and one UID list write. Messages that do not
+   * exist are left out of the result. Each changed message takes the same new modseq
+   * (one STORE, one transaction); unchanged ones keep theirs.
+   */
+  async storeFlags(user: UserName, mailbox: MailboxName, uids: readonly Uid[], mode: FlagMode, flags: Flag[]): Promise<FlagChange[]> {
+    uids.forEach(checkUid);
+    const given = normalizeFlags(flags);
+    const change = mode === 'set' ? () => given : mode === 'add' ? (c: Flag[]) => unionFlags(c, given) : (c: Flag[]) => withoutFlags(c, given);
+    const paths = await this.openMailbox(user, mailbox);
+    return withMailboxLock(paths, this.lockOptions, async () => {
+      const list = await this.loadUidList(paths);
+      const byUid = new Map(list.entries.map((e) => [e.uid, e]));
+      const files = await scanMessageFiles(paths);
+      const before = await readKeywordTable(paths.keywords);
+      const targets = [...new Set(uids)].sort((a, b) => a - b).flatMap((uid) => {
+        const entry = byUid.get(uid);
+        const file = entry && files.get(entry.basename);
+        return entry && file ? [{ entry, file, next: change(lettersToFlags(file.letters, before)) }] : [];
+      });
+      const table = await this.extendKeywordTable(paths, targets.flatMap((t) => keywordsOf(t.next)));
+      let modseq: number | undefined;
+      const out: FlagChange[] = [];
+      for (const { entry, file, next } of targets) {
+        const letters = normalizeLetters(flagsToLetters(next, table) + foreignLettersToKeep(file.letters));
+        // Same basename, so the entry stays valid; leaving new/ marks it as seen by a client.
+        if (letters !== file.letters) await rename(file.path, path.join(paths.cur, formatMaildirFilename(file.basename, letters)));
+        // Also a change when another tool's rename already made the file what was asked,
+        // unannounced: the caller's announcement now covers it.
+        const changed = letters !== entry.letters;
+        if (changed) {
+          entry.modseq = modseq ??= nextModseq(list);
+          entry.letters = letters;
+        }
+        out.push({ uid: entry.uid, flags: lettersToFlags(letters, table), modseq: entry.modseq, changed });
+      }
+      if (modseq !== undefined) await writeUidList(paths.uidList, list);
+      return out;
+    });
   }
 
   /** Removes the listed messages that exist; returns their UIDs in ascending order. */
@@ -285,7 +371,9 @@ export class MaildirStore {
 
   private async existingUserDir(user: UserName): Promise<string> {
     const dir = this.userDirOf(user);
-    if (!(await isMaildir(dir))) throw new PipeError('BAD_INPUT', `user "${user}" does not exist (ensureUser creates it)`);
+    // lstat: a user directory that is a symbolic link would lead out of the tree.
+    const s = await lstat(dir).catch(() => undefined);
+    if (!s?.isDirectory() || !(await isMaildir(dir))) throw new PipeError('BAD_INPUT', `user "${user}" does not exist (ensureUser creates it)`);
     return dir;
   }
 
@@ -297,6 +385,38 @@ export class MaildirStore {
   }
 
   /**
+   * Under the mailbox lock: the files as they are, reconciled with the list, the changes
+   * recorded, and an announcement of them (its in-flight marker written before the list).
+   */
+  private async discoverLocked(user: UserName, paths: MailboxPaths, odd: OddFile[] = []): Promise<{ scan: LockedScan; announcement: Announcement }> {
+    return withMailboxLock(paths, this.lockOptions, async () => {
+      // Holding the lock, no writer can be using these, so any left are from a crash.
+      await Promise.all([removeLeftoverTempFiles(paths.uidList), removeLeftoverTempFiles(paths.keywords), removeAbandonedDeliveries(paths)]);
+      const list = await this.loadUidList(paths);
+      const table = await readKeywordTable(paths.keywords);
+      const files = await scanMessageFiles(paths, odd);
+      if (list.entries.some((e) => !files.has(e.basename))) {
+        // Agents that do not take our lock may rename a file mid-scan; look again before
+        // declaring anything expunged, since a wrong call would renumber the message.
+        for (const [basename, file] of await scanMessageFiles(paths)) if (!files.has(basename)) files.set(basename, file);
+      }
+      await inspectNewFiles(list, files, odd);
+      const changes = reconcile(list, files, table);
+      let announcement = nothingToAnnounce(user, paths.name);
+      if (changes.dirty) {
+        announcement = await beginAnnouncement(this.root, user, paths.name, mailboxUpdates(user, paths.name, list.uidValidity, changes));
+        try {
+          await writeUidList(paths.uidList, list);
+        } catch (e) {
+          await announcement.done();
+          throw e;
+        }
+      }
+      return { scan: { list, files, table }, announcement };
+    });
+  }
+
+  /**
    * The UID list, created if missing. An unreadable one is set aside and replaced by an
    * empty list with a new UIDVALIDITY: its UIDs cannot be trusted, and the new
    * UIDVALIDITY tells clients to drop what they cached. The next sync renumbers the files.
@@ -305,7 +425,7 @@ export class MaildirStore {
     const read = await readUidList(paths.uidList);
     if (read.kind === 'ok') return read.list;
     if (read.kind === 'corrupt') await rename(paths.uidList, paths.uidList + CORRUPT_SUFFIX).catch(() => undefined);
-    const list: UidList = { uidValidity: await allocateUidValidity(paths.userDir, this.lockOptions), uidNext: 1, entries: [] };
+    const list = emptyUidList(await allocateUidValidity(paths.userDir, this.lockOptions));
     await writeUidList(paths.uidList, list);
     return list;
   }
@@ -326,42 +446,76 @@ export class MaildirStore {
     return extended;
   }
 
-  private async changeFlags(user: UserName, mailbox: MailboxName, uid: Uid, change: (current: Flag[]) => Flag[]): Promise<Flag[]> {
+  private async flagsOfOne(user: UserName, mailbox: MailboxName, uid: Uid, mode: FlagMode, flags: Flag[]): Promise<Flag[]> {
     checkUid(uid);
-    const paths = await this.openMailbox(user, mailbox);
-    return withMailboxLock(paths, this.lockOptions, async () => {
-      const list = await this.loadUidList(paths);
-      const entry = list.entries.find((e) => e.uid === uid);
-      const file = entry && (await locateMessageFile(paths, entry.basename));
-      if (!file) throw unknownUid(uid, paths.name);
-      const next = change(lettersToFlags(file.letters, await readKeywordTable(paths.keywords)));
-      const table = await this.extendKeywordTable(paths, keywordsOf(next));
-      const letters = normalizeLetters(flagsToLetters(next, table) + foreignLettersToKeep(file.letters));
-      if (letters !== file.letters) {
-        // Same basename, so the UID list stays valid; leaving new/ marks it as seen by a client.
-        await rename(file.path, path.join(paths.cur, formatMaildirFilename(file.basename, letters)));
-      }
-      return lettersToFlags(letters, table);
-    });
+    const [done] = await this.storeFlags(user, mailbox, [uid], mode, flags);
+    if (!done) throw unknownUid(uid, normalizeMailboxName(mailbox));
+    return done.flags;
   }
 
   private async removeEntries(paths: MailboxPaths, list: UidList, doomed: UidList['entries'], files: Map<string, MessageFile>): Promise<Uid[]> {
     // Files first: a crash before the list is written leaves entries without files, which
-    // sync drops. The other order would leave files without UIDs, which sync would revive.
+    // sync drops (and announces). The other order would leave files without UIDs, which
+    // sync would revive.
     for (const e of doomed) {
       const file = files.get(e.basename);
       if (file) await unlinkIfPresent(file.path);
     }
     const gone = new Set(doomed.map((e) => e.uid));
     list.entries = list.entries.filter((e) => !gone.has(e.uid));
+    nextModseq(list);
     await writeUidList(paths.uidList, list);
     return doomed.map((e) => e.uid);
   }
 
-  private async describe(uid: Uid, file: MessageFile, table: KeywordTable): Promise<MessageInfo | undefined> {
+  private async describe(uid: Uid, modseq: number, file: MessageFile, table: KeywordTable): Promise<MessageInfo | undefined> {
     const s = await lstat(file.path).catch(() => undefined);
     // Gone since the scan (an agent outside our lock): left out now, dropped by the next sync.
     if (!s?.isFile()) return undefined;
-    return { uid, flags: lettersToFlags(file.letters, table), size: s.size, internalDate: s.mtime, file: file.path };
+    return { uid, flags: lettersToFlags(file.letters, table), size: s.size, internalDate: s.mtime, file: file.path, modseq };
   }
+}
+
+/**
+ * Files about to be numbered are opened once: one that vanished since the directory was
+ * read is not numbered (a UID for nothing), empty and unreadable ones are numbered (they
+ * are there, and IMAP shows what is there) but reported.
+ */
+async function inspectNewFiles(list: UidList, files: Map<string, MessageFile>, odd: OddFile[]): Promise<void> {
+  const known = new Set(list.entries.map((e) => e.basename));
+  for (const [basename, file] of files) {
+    if (known.has(basename)) continue;
+    try {
+      const fh = await open(file.path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+      const size = (await fh.stat().finally(() => fh.close())).size;
+      if (size === 0) odd.push({ path: file.path, why: 'empty' });
+    } catch (e) {
+      const code = errnoOf(e);
+      if (code === 'ENOENT') {
+        files.delete(basename);
+        odd.push({ path: file.path, why: 'vanished' });
+      } else if (code === 'ELOOP') {
+        files.delete(basename); // swapped for a symbolic link since the directory was read
+        odd.push({ path: file.path, why: 'not a regular file' });
+      } else odd.push({ path: file.path, why: 'unreadable' });
+    }
+  }
+}
+
+/** The updates that announce a scan's findings: expunges, then flag changes, then new messages. */
+function mailboxUpdates(user: UserName, mailbox: MailboxName, uidValidity: number, c: Reconciled): Update[] {
+  const out: Update[] = [];
+  const scope = c.modseq === undefined ? { uidValidity } : { uidValidity, modseq: c.modseq };
+  if (c.expunged.length > 0) out.push(validateUpdate({ type: 'expunge', user, mailbox, uids: c.expunged, ...scope }));
+  for (const f of c.flagged) out.push(validateUpdate({ type: 'flags', user, mailbox, uid: f.uid, flags: f.flags, ...scope }));
+  if (c.added.length > 0) out.push(validateUpdate({ type: 'exists', user, mailbox, uids: c.added, ...scope }));
+  return out;
+}
+
+function folderUpdates(user: UserName, c: FolderChanges): Update[] {
+  return [
+    ...c.deleted.map((mailbox) => validateUpdate({ type: 'mailbox', user, mailbox, op: 'delete' })),
+    ...c.replaced.map((mailbox) => validateUpdate({ type: 'resync', user, mailbox })),
+    ...c.created.map((mailbox) => validateUpdate({ type: 'mailbox', user, mailbox, op: 'create' })),
+  ];
 }

@@ -10,11 +10,23 @@ export interface MessageFile {
   path: string;
 }
 
-async function filesIn(dir: string): Promise<string[]> {
+/** An entry of new/ or cur/ that is not a message (left alone), or a message with something odd about it. */
+export interface OddFile {
+  /** Absolute path as found (an undecodable name shows U+FFFD). */
+  path: string;
+  why: 'not a regular file' | 'unusable name' | 'empty' | 'unreadable' | 'vanished';
+}
+
+async function filesIn(dir: string, odd: OddFile[] | undefined): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
     // Only regular files: a symlink could expose any file on the host as a message.
-    return entries.filter((e) => e.isFile()).map((e) => e.name);
+    const out: string[] = [];
+    for (const e of entries) {
+      if (e.isFile()) out.push(e.name);
+      else odd?.push({ path: path.join(dir, e.name), why: 'not a regular file' });
+    }
+    return out;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -27,15 +39,18 @@ async function filesIn(dir: string): Promise<string[]> {
  * Should a basename occur twice (another agent's doing), cur/ wins, then the smallest
  * name, so every process picks the same file.
  */
-export async function scanMessageFiles(paths: MailboxPaths): Promise<Map<string, MessageFile>> {
+export async function scanMessageFiles(paths: MailboxPaths, odd?: OddFile[]): Promise<Map<string, MessageFile>> {
   const found = new Map<string, MessageFile>();
   for (const [dir, names] of [
-    [paths.new, await filesIn(paths.new)],
-    [paths.cur, await filesIn(paths.cur)],
+    [paths.new, await filesIn(paths.new, odd)],
+    [paths.cur, await filesIn(paths.cur, odd)],
   ] as const) {
     for (const name of names.sort()) {
       const parsed = parseMaildirFilename(name);
-      if (!parsed) continue;
+      if (!parsed) {
+        odd?.push({ path: path.join(dir, name), why: 'unusable name' });
+        continue;
+      }
       const previous = found.get(parsed.basename);
       if (previous && path.dirname(previous.path) === dir) continue;
       found.set(parsed.basename, { ...parsed, path: path.join(dir, name) });

@@ -8,13 +8,23 @@ export interface UidListEntry {
   uid: Uid;
   /** The message file name without its ":2,…" info. */
   basename: string;
+  /** The mailbox modseq of this message's last change (delivery or flags). */
+  modseq: number;
+  /**
+   * The info letters last recorded (and so announced) for this message. A file whose
+   * letters differ was renamed by another tool. `null` only right after an upgrade from
+   * v1, which did not keep them: the next scan adopts the file's letters silently.
+   */
+  letters: string | null;
 }
 
-/** The persistent half of a mailbox's state: which file has which UID. */
+/** The persistent half of a mailbox's state: which file has which UID, and what was announced. */
 export interface UidList {
   uidValidity: number;
   /** May be MAX_UID + 1 once the UID space is used up. */
   uidNext: number;
+  /** Highest modseq given out in this mailbox (RFC 7162): never decreases. */
+  highestModseq: number;
   /** Ascending by uid. */
   entries: UidListEntry[];
 }
@@ -24,45 +34,65 @@ export type UidListRead =
   | { kind: 'missing' }
   | { kind: 'corrupt'; reason: string };
 
-const HEADER = /^v1 ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9})$/;
-const ENTRY = /^([1-9][0-9]{0,9}) (.+)$/;
+const V1_HEADER = /^v1 ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9})$/;
+const V1_ENTRY = /^([1-9][0-9]{0,9}) (.+)$/;
+const V2_HEADER = /^v2 ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9}) ([1-9][0-9]{0,14})$/;
+const V2_ENTRY = /^([1-9][0-9]{0,9}) ([1-9][0-9]{0,14}) (-|[A-Za-z]{1,52}) (.+)$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const NO_LETTERS = '-';
+
+function badBasename(basename: string, seen: Set<string>): boolean {
+  return basename.length > MAX_BASENAME_LENGTH || basename.includes(':') || CONTROL_CHARS.test(basename) || seen.has(basename);
+}
+
+function isNormalLetters(letters: string): boolean {
+  for (let i = 1; i < letters.length; i++) if (letters[i - 1]! >= letters[i]!) return false;
+  return true;
+}
 
 /**
  * Strict on purpose: the file is only ever replaced atomically, so any defect means
  * something outside this store damaged it, and then none of its UIDs can be trusted.
+ * Reads v1 (no modseq, no letters) as well, so existing trees upgrade in place: every
+ * message gets modseq 1 and its letters are adopted at the next scan.
  */
 export function parseUidList(text: string): UidList | { corrupt: string } {
   if (!text.endsWith('\n')) return { corrupt: 'does not end with a newline (truncated?)' };
   const lines = text.slice(0, -1).split('\n');
-  const header = HEADER.exec(lines[0] ?? '');
+  const v2 = V2_HEADER.exec(lines[0] ?? '');
+  const v1 = v2 ? null : V1_HEADER.exec(lines[0] ?? '');
+  const header = v2 ?? v1;
   if (!header) return { corrupt: 'bad header line' };
   const uidValidity = Number(header[1]);
   const uidNext = Number(header[2]);
-  if (!isUid(uidValidity) || uidNext > MAX_UID + 1) return { corrupt: 'header values out of range' };
+  const highestModseq = v2 ? Number(header[3]) : 1;
+  if (!isUid(uidValidity) || uidNext > MAX_UID + 1 || !Number.isSafeInteger(highestModseq)) return { corrupt: 'header values out of range' };
   const entries: UidListEntry[] = [];
   const basenames = new Set<string>();
   let previous = 0;
   for (let i = 1; i < lines.length; i++) {
-    const m = ENTRY.exec(lines[i]!);
+    const m = (v2 ? V2_ENTRY : V1_ENTRY).exec(lines[i]!);
     if (!m) return { corrupt: `bad line ${i + 1}` };
     const uid = Number(m[1]);
-    const basename = m[2]!;
+    const modseq = v2 ? Number(m[2]) : 1;
+    const letters = v2 ? (m[3] === NO_LETTERS ? '' : m[3]!) : null;
+    const basename = v2 ? m[4]! : m[2]!;
     if (uid <= previous || uid >= uidNext) return { corrupt: `line ${i + 1}: uid ${uid} out of order or not below uidnext` };
-    if (basename.length > MAX_BASENAME_LENGTH || basename.includes(':') || CONTROL_CHARS.test(basename) || basenames.has(basename)) {
-      return { corrupt: `line ${i + 1}: bad or repeated file name` };
-    }
+    if (modseq > highestModseq) return { corrupt: `line ${i + 1}: modseq above the highest` };
+    if (letters !== null && !isNormalLetters(letters)) return { corrupt: `line ${i + 1}: flag letters not in order` };
+    if (badBasename(basename, basenames)) return { corrupt: `line ${i + 1}: bad or repeated file name` };
     basenames.add(basename);
-    entries.push({ uid, basename });
+    entries.push({ uid, basename, modseq, letters });
     previous = uid;
   }
-  return { uidValidity, uidNext, entries };
+  return { uidValidity, uidNext, highestModseq, entries };
 }
 
+/** Always v2. Letters not yet adopted (null after an upgrade) are written as none. */
 export function formatUidList(list: UidList): string {
-  let out = `v1 ${list.uidValidity} ${list.uidNext}\n`;
-  for (const e of list.entries) out += `${e.uid} ${e.basename}\n`;
+  let out = `v2 ${list.uidValidity} ${list.uidNext} ${list.highestModseq}\n`;
+  for (const e of list.entries) out += `${e.uid} ${e.modseq} ${e.letters || NO_LETTERS} ${e.basename}\n`;
   return out;
 }
 
@@ -82,10 +112,20 @@ export async function writeUidList(file: string, list: UidList): Promise<void> {
   await writeFileAtomic(file, formatUidList(list));
 }
 
+export function emptyUidList(uidValidity: number): UidList {
+  return { uidValidity, uidNext: 1, highestModseq: 1, entries: [] };
+}
+
+/** The modseq for one more change to the mailbox (RFC 7162: strictly increasing). */
+export function nextModseq(list: UidList): number {
+  if (list.highestModseq >= Number.MAX_SAFE_INTEGER) throw new PipeError('INTERNAL', 'modseq space exhausted');
+  return ++list.highestModseq;
+}
+
 /** Gives `basename` the next UID (appending to `list`) and returns it. */
-export function assignUid(list: UidList, basename: string): Uid {
+export function assignUid(list: UidList, basename: string, letters: string, modseq: number): Uid {
   if (list.uidNext > MAX_UID) throw new PipeError('INTERNAL', 'UID space exhausted: the mailbox needs a new UIDVALIDITY');
   const uid = list.uidNext++;
-  list.entries.push({ uid, basename });
+  list.entries.push({ uid, basename, modseq, letters });
   return uid;
 }

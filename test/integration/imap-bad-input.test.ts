@@ -6,7 +6,6 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ImapServer } from '../../src/imap/server.js';
 import { parseUsers } from '../../src/imap/users.js';
-import { MaildirStore } from '../../src/maildir/maildir-store.js';
 import { waitFor } from '../helpers/wait.js';
 
 let dir = '';
@@ -40,7 +39,7 @@ class Raw {
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'up-imap-bad-'));
   server = new ImapServer({
-    store: new MaildirStore(path.join(dir, 'mail')),
+    maildir: path.join(dir, 'mail'),
     users: parseUsers('alice:secret\n'),
     pipe: null,
     limits: { maxLine: 8192, maxLiteral: 1024, maxAppendLiteral: 100_000 },

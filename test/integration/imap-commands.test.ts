@@ -46,7 +46,7 @@ before(async () => {
   store = new MaildirStore(path.join(dir, 'mail'));
   await store.ensureUser('alice');
   for (let i = 1; i <= 3; i++) await store.append('alice', 'INBOX', Buffer.from(message(`hello ${i}`)), i === 1 ? ['\\Seen'] : []);
-  server = new ImapServer({ store, users: parseUsers('alice:secret\n'), pipe: null });
+  server = new ImapServer({ maildir: path.join(dir, 'mail'), users: parseUsers('alice:secret\n'), pipe: null });
   port = (await server.listen('127.0.0.1', 0)).port;
 });
 after(async () => {

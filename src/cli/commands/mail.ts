@@ -92,18 +92,19 @@ export async function mailAdd(file: string, flagsText: string | undefined, o: Ma
   if (content.length === 0) throw new PipeError('BAD_INPUT', `${file === '-' ? 'stdin' : file}: empty message`);
   const store = new MaildirStore(o.maildir);
   await store.ensureUser(o.user);
-  const { uid, uidValidity } = await store.append(o.user, o.mailbox, content, flags);
+  const { uid, uidValidity, modseq } = await store.append(o.user, o.mailbox, content, flags);
   process.stdout.write(`${uid}\n`);
-  await announce(o, [{ type: 'exists', user: o.user, mailbox: o.mailbox, uids: String(uid), uidValidity } as Update]);
+  await announce(o, [{ type: 'exists', user: o.user, mailbox: o.mailbox, uids: String(uid), uidValidity, modseq } as Update]);
 }
 
 export async function mailFlags(uidText: string, mode: 'set' | 'add' | 'remove', flagsText: string, o: MailOptions): Promise<void> {
   const uid = Number(uidText);
   const flags = parseFlagList(flagsText);
   const store = new MaildirStore(o.maildir);
-  const now =
-    mode === 'set' ? await store.setFlags(o.user, o.mailbox, uid, flags) : mode === 'add' ? await store.addFlags(o.user, o.mailbox, uid, flags) : await store.removeFlags(o.user, o.mailbox, uid, flags);
-  await announce(o, [validateUpdate({ type: 'flags', user: o.user, mailbox: o.mailbox, uid, flags: now })]);
+  const [now] = await store.storeFlags(o.user, o.mailbox, [uid], mode, flags);
+  if (now === undefined) throw new PipeError('BAD_INPUT', `uid ${uid} does not exist in mailbox "${o.mailbox}"`);
+  // Pushed even when nothing changed: the admin asked, and the same modseq makes receivers drop it.
+  await announce(o, [validateUpdate({ type: 'flags', user: o.user, mailbox: o.mailbox, uid, flags: now.flags, modseq: now.modseq })]);
 }
 
 export async function mailExpunge(uidText: string, o: MailOptions): Promise<void> {

@@ -1,11 +1,11 @@
 import { PipeError } from '../../errors.js';
 import { ImapServer } from '../../imap/server.js';
 import { loadUsers, type Credentials } from '../../imap/users.js';
-import { MaildirStore } from '../../maildir/maildir-store.js';
 import { openPipe } from '../../pipe/open-pipe.js';
 import { Metrics, metricsAddress, serveMetrics } from '../../obs/metrics.js';
 import { instrumentPipe } from '../../obs/pipe-metrics.js';
 import { createLogger } from '../../obs/log.js';
+import { addWatcherMetrics } from '../../obs/watcher-metrics.js';
 import { onShutdown } from '../shutdown.js';
 
 export interface ServeImapOptions {
@@ -14,6 +14,10 @@ export interface ServeImapOptions {
   pipe: string;
   users?: string;
   noPipe: boolean;
+  /** Leave watching the Maildir to another process (`updatepipe watch`, another server). */
+  noWatch?: boolean;
+  rescanIntervalS?: number;
+  maxWatches?: number;
   verbose: boolean;
   metrics?: string;
   logJson?: boolean;
@@ -26,6 +30,14 @@ export function parseHostPort(text: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port };
 }
 
+/** The watcher options `serve-imap` and `watch` share. */
+export function watcherOptions(o: { rescanIntervalS?: number; maxWatches?: number }): { rescanIntervalMs?: number; maxWatches?: number } {
+  return {
+    ...(o.rescanIntervalS !== undefined ? { rescanIntervalMs: o.rescanIntervalS * 1000 } : {}),
+    ...(o.maxWatches !== undefined ? { maxWatches: o.maxWatches } : {}),
+  };
+}
+
 export async function serveImapCommand(o: ServeImapOptions): Promise<void> {
   const { host, port } = parseHostPort(o.listen);
   let users: Credentials = new Map();
@@ -33,12 +45,20 @@ export async function serveImapCommand(o: ServeImapOptions): Promise<void> {
   else process.stderr.write('updatepipe: no --users file, so every login is refused (pass --users FILE with user:password lines)\n');
   const pipe = o.noPipe ? null : await openPipe(o.pipe);
   const logger = createLogger({ json: o.logJson ?? false, verbose: o.verbose });
-  const log = (line: string): void => (/failed|error/i.test(line) ? logger.warn(line) : logger.debug(line));
+  const log = (line: string): void => (/failed|error|died|overflow|limit/i.test(line) ? logger.warn(line) : logger.debug(line));
   const metrics = new Metrics();
   const gauge = pipe ? instrumentPipe(metrics, pipe, 'local') : undefined;
-  const server = new ImapServer({ store: new MaildirStore(o.maildir), users, pipe, log, ...(gauge ? { onPipeUpdate: gauge.observe } : {}) });
+  const server = new ImapServer({
+    maildir: o.maildir,
+    users,
+    pipe,
+    log,
+    watch: o.noWatch ? false : watcherOptions(o),
+    ...(gauge ? { onPipeUpdate: gauge.observe } : {}),
+  });
   metrics.add('updatepipe_imap_sessions', 'gauge', 'Open IMAP connections', () => server.sessionCount);
   metrics.add('updatepipe_imap_trackers', 'gauge', 'Mailboxes selected by at least one session', () => server.registry.size);
+  if (server.watcher) addWatcherMetrics(metrics, server.watcher, server.announcer);
   const addr = await server.listen(host, port);
   if (o.metrics) {
     const ms = await serveMetrics(o.metrics, metrics, () => ({
