@@ -39,8 +39,10 @@ export class CliProcess {
   private waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(process.execPath, [CLI_PATH, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `prefix` runs it through another command first (e.g. `setpriv …` to drop privileges). */
+  constructor(args: string[], env: NodeJS.ProcessEnv = process.env, prefix: readonly string[] = []) {
+    const [cmd, ...rest] = [...prefix, process.execPath, CLI_PATH, ...args];
+    this.child = spawn(cmd!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const parts = (carry + d).split('\n');

@@ -1,7 +1,8 @@
 /**
  * `npm run chaos [-- --short] [--only BACKEND]`: pushes a known stream of updates through every backend
  * and the relay while injecting faults, then checks every surviving listener: nothing
- * twice, and every update either received or covered by a later `resync` (C3/C4).
+ * twice, and every update either received or covered by a later `resync` (C3/C4). Last,
+ * the Maildir watcher (test/chaos/maildir.ts), judged per IMAP session as well.
  * Loopback only; private servers on free ports. Prints a table; exits 1 on any duplicate
  * or unexplained loss.
  */
@@ -13,6 +14,7 @@ import { CliProcess } from '../../src/cli/child.js';
 import { WorkerProcess } from '../../src/bench/worker-process.js';
 import { freePort, NatsCluster, NatsServer, natsServerBinary } from '../helpers/nats-server.js';
 import { judge, type Verdict } from './judge.js';
+import { maildirScenario } from './maildir.js';
 
 const short = process.argv.includes('--short');
 const N = short ? 1500 : 5000;
@@ -322,6 +324,10 @@ for (const s of SCENARIOS) {
   if (only && !s.backend.includes(only)) continue;
   process.stderr.write(`chaos: ${s.backend}: ${s.faults}…\n`);
   rows.push(await runScenario(s));
+}
+if (!only || 'maildir watcher'.includes(only)) {
+  process.stderr.write('chaos: maildir watcher: MDA delivering while the announcing watcher is SIGKILLed…\n');
+  rows.push(await maildirScenario(short));
 }
 
 const table = [['backend', 'faults', 'updates', 'listeners', 'delivered (min)', 'duplicates', 'unexplained losses', 'resyncs']];

@@ -34,8 +34,8 @@ export class ImapFixture {
   }
 
   /** Starts a server process; resolves with its port once it says "ready". */
-  async server(pipe = this.pipe): Promise<number> {
-    const p = new CliProcess(['serve-imap', '--maildir', this.maildir, '--listen', '127.0.0.1:0', '--pipe', pipe, '--users', path.join(this.dir, 'users')]);
+  async server(pipe = this.pipe, extra: string[] = []): Promise<number> {
+    const p = new CliProcess(['serve-imap', '--maildir', this.maildir, '--listen', '127.0.0.1:0', '--pipe', pipe, '--users', path.join(this.dir, 'users'), ...extra]);
     this.servers.push(p);
     await p.waitStderr('ready');
     return Number(/IMAP on 127\.0\.0\.1:(\d+)/.exec(p.stderr)![1]);

@@ -67,7 +67,17 @@ export interface WatcherStats {
   errors: number;
 }
 
-type Route = { kind: 'root' } | { kind: 'user'; user: UserName } | { kind: 'messages'; user: UserName; mailbox: MailboxName } | { kind: 'pending'; user: UserName };
+/**
+ * What a watched directory is: the tree root, a user's Maildir (INBOX and the folder
+ * directories in it), a mailbox's new/ or cur/, or a directory on its way to becoming a
+ * user or folder (`mkdir alice` now, `mkdir alice/cur …` later), watched until it is one.
+ */
+type Route =
+  | { kind: 'root' }
+  | { kind: 'user'; user: UserName }
+  | { kind: 'messages'; user: UserName; mailbox: MailboxName }
+  | { kind: 'pending-user' }
+  | { kind: 'pending'; user: UserName };
 
 interface Mark {
   /** Wall-clock time the directories were looked at. */
@@ -115,6 +125,8 @@ export class MaildirWatcher extends EventEmitter {
   private currentRole: WatcherRole = 'starting';
   private watches: DirWatches<Route> | null = null;
   private readonly users = new Map<UserName, WatchedUser>();
+  /** User directories that are not complete Maildirs yet. */
+  private pendingUsers = new Set<string>();
   private dirtyRoot = false;
   private readonly dirtyUsers = new Set<UserName>();
   private readonly dirtyMailboxes = new Map<string, { user: UserName; mailbox: MailboxName }>();
@@ -255,6 +267,7 @@ export class MaildirWatcher extends EventEmitter {
     this.watches?.closeAll();
     this.watches = null;
     this.users.clear();
+    this.pendingUsers = new Set();
     this.dirtyRoot = false;
     this.dirtyUsers.clear();
     this.dirtyMailboxes.clear();
@@ -284,6 +297,9 @@ export class MaildirWatcher extends EventEmitter {
         break;
       case 'pending':
         this.dirtyUsers.add(route.user);
+        break;
+      case 'pending-user':
+        this.dirtyRoot = true;
         break;
     }
     this.kick(this.o.debounceMs);
@@ -375,6 +391,7 @@ export class MaildirWatcher extends EventEmitter {
   /** Users are the root's real directories that are Maildirs and have valid names. */
   private async scanUsers(announceChanges: boolean): Promise<void> {
     const found = new Map<UserName, number>();
+    const pending = new Set<string>();
     const entries = await readdir(this.store.root, { withFileTypes: true }).catch(() => []);
     await Promise.all(
       entries.map(async (e) => {
@@ -387,9 +404,13 @@ export class MaildirWatcher extends EventEmitter {
         const dir = path.join(this.store.root, e.name);
         const id = await identityOf(dir);
         if (id && (await isMaildir(dir))) found.set(e.name, id.ino);
+        else if (id) pending.add(dir);
       }),
     );
     if (!this.active) return;
+    for (const dir of this.pendingUsers) if (!pending.has(dir)) this.watches?.remove(dir);
+    for (const dir of pending) if (!this.pendingUsers.has(dir)) await this.watches?.add(dir, { kind: 'pending-user' });
+    this.pendingUsers = pending;
     for (const [user, u] of [...this.users]) {
       if (found.get(user) === u.ino) continue;
       this.dropUser(user);
@@ -546,7 +567,7 @@ export class MaildirWatcher extends EventEmitter {
       if (route.kind === 'messages') {
         const wm = this.users.get(route.user)?.mailboxes.get(route.mailbox);
         if (wm) mailboxes.set(keyOf(route.user, route.mailbox), wm);
-      } else if (route.kind === 'root') this.dirtyRoot = true;
+      } else if (route.kind === 'root' || route.kind === 'pending-user') this.dirtyRoot = true;
       else this.dirtyUsers.add(route.user);
     }
     void this.markChanged([...mailboxes.values()]).then(() => this.kick(0));
