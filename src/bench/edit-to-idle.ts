@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CliProcess, runCli } from '../cli/child.js';
-import { median } from './stats.js';
+import { median, quantile } from './stats.js';
 
 const message = (i: number): string =>
   `From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: bench ${i}\r\nMessage-ID: <bench${i}@example.org>\r\n\r\nHello.\r\n`;
@@ -14,11 +14,19 @@ interface IdleClient {
   logout(): Promise<void>;
 }
 
-/**
- * Offline `updatepipe mail add` → imapflow's IDLE `exists` event through `serve-imap`
- * on the Unix pipe: ms per edit (median), or null when imapflow (a dev dependency) is absent.
- */
-export async function editToIdle(runs: number): Promise<{ median: number; min: number; max: number } | null> {
+export interface Samples {
+  median: number;
+  p99: number;
+  min: number;
+  max: number;
+}
+
+function samplesOf(xs: number[]): Samples {
+  return { median: median(xs), p99: quantile(xs, 0.99), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/** `serve-imap` on the Unix pipe and an imapflow client IDLE on INBOX; null without imapflow. */
+async function withIdleClient<T>(run: (ctx: { maildir: string; pipe: string; exists: () => number }) => Promise<T>): Promise<T | null> {
   let ImapFlow: new (o: object) => IdleClient;
   try {
     ({ ImapFlow } = (await import('imapflow' as string)) as { ImapFlow: new (o: object) => IdleClient });
@@ -39,20 +47,60 @@ export async function editToIdle(runs: number): Promise<{ median: number; min: n
     await flow.connect();
     await flow.mailboxOpen('INBOX');
     await new Promise((r) => setTimeout(r, 200)); // IDLE is on
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const before = seen;
-      const t0 = performance.now();
-      const r = await runCli(['mail', 'add', '--user', 'alice', '-', '--maildir', maildir, '--pipe', pipe, '--require-listener'], { input: message(i) });
-      if (r.code !== 0) throw new Error(`mail add failed: ${r.stderr}`);
-      while (seen === before) await new Promise((res) => setTimeout(res, 1));
-      samples.push(performance.now() - t0);
-      await new Promise((res) => setTimeout(res, 50));
+    try {
+      return await run({ maildir, pipe, exists: () => seen });
+    } finally {
+      await flow.logout().catch(() => {});
     }
-    await flow.logout().catch(() => {});
-    return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples) };
   } finally {
     await server.kill('SIGTERM');
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((res) => setTimeout(res, 1));
+}
+
+/**
+ * Offline `updatepipe mail add` → imapflow's IDLE `exists` event through `serve-imap`
+ * on the Unix pipe: ms per edit, or null when imapflow (a dev dependency) is absent.
+ */
+export async function editToIdle(runs: number): Promise<Samples | null> {
+  return withIdleClient(async ({ maildir, pipe, exists }) => {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const before = exists();
+      const t0 = performance.now();
+      const r = await runCli(['mail', 'add', '--user', 'alice', '-', '--maildir', maildir, '--pipe', pipe, '--require-listener'], { input: message(i) });
+      if (r.code !== 0) throw new Error(`mail add failed: ${r.stderr}`);
+      await until(() => exists() !== before);
+      samples.push(performance.now() - t0);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return samplesOf(samples);
+  });
+}
+
+/**
+ * An MDA's delivery (written to tmp/, renamed into new/) → imapflow's IDLE `exists`,
+ * through serve-imap's own Maildir watcher: ms from the rename to the event.
+ */
+export async function deliveryToIdle(runs: number): Promise<Samples | null> {
+  return withIdleClient(async ({ maildir, exists }) => {
+    const inbox = path.join(maildir, 'alice');
+    for (const d of ['tmp', 'new']) await mkdir(path.join(inbox, d), { recursive: true });
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const name = `${Date.now()}.M${i}P${process.pid}.bench`;
+      await writeFile(path.join(inbox, 'tmp', name), message(i));
+      const before = exists();
+      const t0 = performance.now();
+      await rename(path.join(inbox, 'tmp', name), path.join(inbox, 'new', name));
+      await until(() => exists() !== before);
+      samples.push(performance.now() - t0);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    return samplesOf(samples);
+  });
 }

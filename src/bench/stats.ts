@@ -1,5 +1,11 @@
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** The q-quantile (nearest rank) of the samples. */
+export const quantile = (xs: number[], q: number): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+};
+
 /** Several rounds of one measurement: the median and the spread. */
 export interface Rounds {
   median: number;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { MailboxName, Update, UserName } from '../update/update.js';
 import { HOST, parseHolder, processIsGone } from './lock-file.js';
@@ -33,6 +34,14 @@ async function unlinkQuietly(file: string): Promise<void> {
   await unlink(file).catch(() => undefined);
 }
 
+function unlinkNow(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // gone already (a sweeper took it)
+  }
+}
+
 /**
  * Writes the marker (before the caller records the changes) and returns the
  * announcement. No fsync: the marker only has to outlive a process, not the machine;
@@ -40,15 +49,17 @@ async function unlinkQuietly(file: string): Promise<void> {
  */
 export async function beginAnnouncement(root: string, user: UserName, mailbox: MailboxName | undefined, updates: readonly Update[]): Promise<Announcement> {
   if (updates.length === 0) return nothingToAnnounce(user, mailbox);
+  // Synchronous, as the store's other small files (see atomic-file.ts): it is on the path
+  // from a delivery to its announcement.
   const dir = path.join(root, ANNOUNCING_DIR);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const token = randomBytes(8).toString('hex');
   const file = path.join(dir, `${process.pid}-${token}`);
-  const fh = await open(file, 'wx', 0o600);
+  const fd = openSync(file, 'wx', 0o600);
   try {
-    await fh.writeFile(`${process.pid} ${HOST} ${token}\n${user}\n${mailbox ?? ''}\n`);
+    writeSync(fd, `${process.pid} ${HOST} ${token}\n${user}\n${mailbox ?? ''}\n`);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   let finished = false;
   return {
@@ -58,7 +69,7 @@ export async function beginAnnouncement(root: string, user: UserName, mailbox: M
     async done(): Promise<void> {
       if (finished) return;
       finished = true;
-      await unlinkQuietly(file);
+      unlinkNow(file);
     },
   };
 }

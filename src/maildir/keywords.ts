@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { ValidationError } from '../errors.js';
 import type { Flag } from '../update/update.js';
 import { isFlag } from '../update/update.js';
@@ -85,7 +85,7 @@ export function isKeyword(flag: string): boolean {
 
 export async function readKeywordTable(file: string): Promise<KeywordTable> {
   try {
-    return KeywordTable.parse(await readFile(file, 'utf8'));
+    return KeywordTable.parse(readFileSync(file, 'utf8')); // small and hot: see atomic-file.ts
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return KeywordTable.empty();
     throw e;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PipeError } from '../errors.js';
@@ -66,23 +67,40 @@ function isAbandoned(holder: Holder | undefined, ageMs: number, staleMs: number)
   return processIsGone(holder.pid);
 }
 
-async function tryCreate(file: string, content: string): Promise<boolean> {
-  let fh;
+/** O_EXCL create with our holder line. Synchronous: it is on every store call (see atomic-file.ts). */
+function tryCreate(file: string, content: string): boolean {
+  let fd: number;
   try {
-    fh = await open(file, 'wx', 0o644);
+    fd = openSync(file, 'wx', 0o644);
   } catch (e) {
     if (errnoOf(e) === 'EEXIST') return false;
     throw e;
   }
   try {
-    await fh.writeFile(content);
+    writeSync(fd, content);
   } catch (e) {
-    await fh.close();
-    await unlink(file).catch(() => undefined);
+    closeSync(fd);
+    unlinkQuietly(file);
     throw e;
   }
-  await fh.close();
+  closeSync(fd);
   return true;
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // gone already
+  }
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /**
@@ -95,8 +113,8 @@ async function breakIfAbandoned(file: string, staleMs: number): Promise<boolean>
   let seen;
   let holder: Holder | undefined;
   try {
-    seen = await stat(file);
-    holder = parseHolder(await readFile(file, 'utf8'));
+    seen = statSync(file);
+    holder = parseHolder(readFileSync(file, 'utf8'));
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return true;
     throw e;
@@ -104,19 +122,17 @@ async function breakIfAbandoned(file: string, staleMs: number): Promise<boolean>
   if (!isAbandoned(holder, Date.now() - seen.mtimeMs, staleMs)) return false;
 
   const breaker = `${file}.break`;
-  if (!(await tryCreate(breaker, `${process.pid} ${HOST} 0\n`))) {
+  if (!tryCreate(breaker, `${process.pid} ${HOST} 0\n`)) {
     // A breaker that crashed between its two syscalls would block everyone forever.
-    const b = await stat(breaker).catch(() => undefined);
-    if (b && Date.now() - b.mtimeMs > staleMs) await unlink(breaker).catch(() => undefined);
+    const b = statSync(breaker, { throwIfNoEntry: false });
+    if (b && Date.now() - b.mtimeMs > staleMs) unlinkQuietly(breaker);
     return false;
   }
   try {
-    const now = await stat(file).catch(() => undefined);
-    if (now && now.ino === seen.ino && now.dev === seen.dev && now.mtimeMs === seen.mtimeMs) {
-      await unlink(file).catch(() => undefined);
-    }
+    const now = statSync(file, { throwIfNoEntry: false });
+    if (now && now.ino === seen.ino && now.dev === seen.dev && now.mtimeMs === seen.mtimeMs) unlinkQuietly(file);
   } finally {
-    await unlink(breaker).catch(() => undefined);
+    unlinkQuietly(breaker);
   }
   return true;
 }
@@ -140,11 +156,11 @@ export async function acquireLock(file: string, options: LockOptions = DEFAULT_L
   try {
     for (let attempt = 0; ; attempt++) {
       heldTokens.add(token); // before creating: our own check must never judge it abandoned
-      if (await tryCreate(file, content)) return holdLock(file, token, content, options.staleMs, releaseTurn);
+      if (tryCreate(file, content)) return holdLock(file, token, content, options.staleMs, releaseTurn);
       heldTokens.delete(token);
       if (await breakIfAbandoned(file, options.staleMs)) continue;
       if (Date.now() >= deadline) {
-        const holder = parseHolder(await readFile(file, 'utf8').catch(() => ''));
+        const holder = parseHolder(readOrEmpty(file));
         const who = holder ? `pid ${holder.pid} on ${holder.host}` : 'an unknown holder';
         throw new PipeError('TIMEOUT', `could not lock ${file} within ${options.timeoutMs} ms: held by ${who}`);
       }
@@ -169,7 +185,7 @@ export async function tryAcquireLock(file: string, staleMs: number): Promise<Hel
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
       heldTokens.add(token);
-      if (await tryCreate(file, content)) return holdLock(file, token, content, staleMs, releaseTurn);
+      if (tryCreate(file, content)) return holdLock(file, token, content, staleMs, releaseTurn);
       heldTokens.delete(token);
       if (!(await breakIfAbandoned(file, staleMs))) break;
     }
@@ -192,7 +208,7 @@ function holdLock(file: string, token: string, content: string, staleMs: number,
   let released = false;
   return {
     async stillHeld(): Promise<boolean> {
-      return !released && (await readFile(current, 'utf8').catch(() => '')) === content;
+      return !released && readOrEmpty(current) === content;
     },
     async release(movedTo?: string): Promise<void> {
       if (released) return;
@@ -201,7 +217,7 @@ function holdLock(file: string, token: string, content: string, staleMs: number,
       current = movedTo ?? file;
       try {
         // Someone may have broken and retaken it if we stalled: never delete theirs.
-        if ((await readFile(current, 'utf8').catch(() => '')) === content) await unlink(current).catch(() => undefined);
+        if (readOrEmpty(current) === content) unlinkQuietly(current);
       } finally {
         heldTokens.delete(token);
         releaseTurn();

@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import type { MailboxName } from '../update/update.js';
 import { folderDirNameOf, isInbox } from './mailbox-name.js';
@@ -46,6 +46,6 @@ export function mailboxPaths(userDir: string, name: MailboxName): MailboxPaths {
  * symbolic link (`cur -> /etc`) would serve files from outside the tree.
  */
 export async function isMaildir(dir: string): Promise<boolean> {
-  const subdirs = await Promise.all(['cur', 'new', 'tmp'].map((d) => lstat(path.join(dir, d)).catch(() => undefined)));
-  return subdirs.every((s) => s?.isDirectory() === true);
+  // Three lstats on every store call: synchronous (see atomic-file.ts).
+  return ['cur', 'new', 'tmp'].every((d) => lstatSync(path.join(dir, d), { throwIfNoEntry: false })?.isDirectory() === true);
 }

@@ -7,7 +7,7 @@ import { withLock, type LockOptions } from './lock-file.js';
 import { lockMailbox, noSuchMailbox } from './mailbox-lock.js';
 import { isSameOrBelow, mailboxOfFolderDirName } from './mailbox-name.js';
 import { FOLDER_MARKER_FILE, isMaildir, mailboxPaths, mailboxPathsIn, type MailboxPaths } from './mailbox-paths.js';
-import { readFolderRecord, writeFolderRecord, type FolderRecord } from './folder-record.js';
+import { folderIdentity, readFolderRecord, writeFolderRecord, type FolderRecord } from './folder-record.js';
 import { emptyUidList, writeUidList } from './uid-list.js';
 import { allocateUidValidity } from './uid-validity.js';
 import { uniqueMaildirName } from './unique-name.js';
@@ -64,7 +64,7 @@ export async function listFolderMailboxes(userDir: string): Promise<MailboxName[
 
 interface FolderDir {
   name: MailboxName;
-  ino: number;
+  id: string;
 }
 
 /** The well-formed folders on disk by directory name; symbolic links are never folders. */
@@ -76,13 +76,13 @@ async function folderDirs(userDir: string): Promise<Map<string, FolderDir>> {
     if (name === undefined) continue;
     const dir = path.join(userDir, entry.name);
     const [s, complete] = await Promise.all([lstat(dir).catch(() => undefined), isMaildir(dir)]);
-    if (s?.isDirectory() && complete) out.set(entry.name, { name, ino: s.ino });
+    if (s?.isDirectory() && complete) out.set(entry.name, { name, id: folderIdentity(s) });
   }
   return out;
 }
 
 function recordOf(dirs: Map<string, FolderDir>): FolderRecord {
-  return new Map([...dirs].map(([d, f]) => [d, f.ino]));
+  return new Map([...dirs].map(([d, f]) => [d, f.id]));
 }
 
 /**
@@ -97,8 +97,9 @@ async function recordFolders(userDir: string, change: (record: FolderRecord) => 
   await writeFolderRecord(userDir, record);
 }
 
-async function inodeOf(dir: string): Promise<number | undefined> {
-  return (await lstat(dir).catch(() => undefined))?.ino;
+async function identityOf(dir: string): Promise<string | undefined> {
+  const s = await lstat(dir).catch(() => undefined);
+  return s ? folderIdentity(s) : undefined;
 }
 
 /** What other tools did to a user's set of folders since the store last recorded it. */
@@ -125,9 +126,9 @@ export async function reconcileFolders<T>(userDir: string, options: LockOptions,
     }
     const changes: FolderChanges = { created: [], deleted: [], replaced: [] };
     for (const [dir, f] of disk) {
-      const ino = record.get(dir);
-      if (ino === undefined) changes.created.push(f.name);
-      else if (ino !== f.ino) changes.replaced.push(f.name);
+      const id = record.get(dir);
+      if (id === undefined) changes.created.push(f.name);
+      else if (id !== f.id) changes.replaced.push(f.name);
     }
     for (const dir of record.keys()) {
       if (disk.has(dir)) continue;
@@ -168,8 +169,8 @@ export async function createFolderMailbox(userDir: string, name: MailboxName, op
     }
     await fsyncDir(userDir);
     await recordFolders(userDir, async (r) => {
-      const ino = await inodeOf(target.dir);
-      if (ino !== undefined) r.set(path.basename(target.dir), ino);
+      const id = await identityOf(target.dir);
+      if (id !== undefined) r.set(path.basename(target.dir), id);
     });
     return { uidValidity };
   });
@@ -204,9 +205,9 @@ export async function renameFolderMailboxes(userDir: string, source: MailboxName
     await fsyncDir(userDir);
     await recordFolders(userDir, async (r) => {
       for (const m of moves) {
-        const ino = r.get(path.basename(m.from.dir)) ?? (await inodeOf(m.to.dir));
+        const id = r.get(path.basename(m.from.dir)) ?? (await identityOf(m.to.dir));
         r.delete(path.basename(m.from.dir));
-        if (ino !== undefined) r.set(path.basename(m.to.dir), ino);
+        if (id !== undefined) r.set(path.basename(m.to.dir), id);
       }
     });
   });

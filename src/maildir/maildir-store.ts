@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PipeError, ValidationError } from '../errors.js';
@@ -71,6 +71,7 @@ export interface MaildirStoreOptions {
 
 /** Mail is private to the account the store runs as. */
 const PRIVATE_DIR_MODE = 0o700;
+const CLEANUP_EVERY_MS = 60_000;
 /** Where an unreadable UID list is kept for inspection after the mailbox was renumbered. */
 const CORRUPT_SUFFIX = '.corrupt';
 
@@ -128,6 +129,8 @@ export class MaildirStore {
   readonly root: string;
   private readonly lockOptions: LockOptions;
   private readonly announceHook: ((a: Announcement) => void) | undefined;
+  /** Mailbox directories swept for crash debris, and when. */
+  private readonly swept = new Map<string, number>();
 
   constructor(root: string, options: MaildirStoreOptions = {}) {
     this.root = path.resolve(root);
@@ -372,7 +375,7 @@ export class MaildirStore {
   private async existingUserDir(user: UserName): Promise<string> {
     const dir = this.userDirOf(user);
     // lstat: a user directory that is a symbolic link would lead out of the tree.
-    const s = await lstat(dir).catch(() => undefined);
+    const s = lstatSync(dir, { throwIfNoEntry: false });
     if (!s?.isDirectory() || !(await isMaildir(dir))) throw new PipeError('BAD_INPUT', `user "${user}" does not exist (ensureUser creates it)`);
     return dir;
   }
@@ -390,8 +393,7 @@ export class MaildirStore {
    */
   private async discoverLocked(user: UserName, paths: MailboxPaths, odd: OddFile[] = []): Promise<{ scan: LockedScan; announcement: Announcement }> {
     return withMailboxLock(paths, this.lockOptions, async () => {
-      // Holding the lock, no writer can be using these, so any left are from a crash.
-      await Promise.all([removeLeftoverTempFiles(paths.uidList), removeLeftoverTempFiles(paths.keywords), removeAbandonedDeliveries(paths)]);
+      await this.cleanUpAfterCrashes(paths);
       const list = await this.loadUidList(paths);
       const table = await readKeywordTable(paths.keywords);
       const files = await scanMessageFiles(paths, odd);
@@ -414,6 +416,20 @@ export class MaildirStore {
       }
       return { scan: { list, files, table }, announcement };
     });
+  }
+
+  /**
+   * Holding the lock, no writer can be using temp files of the list or keyword table, so
+   * any left are from a crash; old files in tmp/ are abandoned deliveries. Debris is rare
+   * and harmless: each mailbox is swept at most once a minute per process, not on every
+   * scan (three directory reads each).
+   */
+  private async cleanUpAfterCrashes(paths: MailboxPaths): Promise<void> {
+    const now = Date.now();
+    if (now - (this.swept.get(paths.dir) ?? 0) < CLEANUP_EVERY_MS) return;
+    if (this.swept.size > 100_000) this.swept.clear();
+    this.swept.set(paths.dir, now);
+    await Promise.all([removeLeftoverTempFiles(paths.uidList), removeLeftoverTempFiles(paths.keywords), removeAbandonedDeliveries(paths)]);
   }
 
   /**
@@ -486,8 +502,13 @@ async function inspectNewFiles(list: UidList, files: Map<string, MessageFile>, o
   for (const [basename, file] of files) {
     if (known.has(basename)) continue;
     try {
-      const fh = await open(file.path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
-      const size = (await fh.stat().finally(() => fh.close())).size;
+      const fd = openSync(file.path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+      let size: number;
+      try {
+        size = fstatSync(fd).size;
+      } finally {
+        closeSync(fd);
+      }
       if (size === 0) odd.push({ path: file.path, why: 'empty' });
     } catch (e) {
       const code = errnoOf(e);

@@ -76,14 +76,15 @@ test('a breaker that crashed mid-break does not block forever', () =>
     assert.equal((await store2.append(USER, 'INBOX', message('z'))).uid, 1);
   }));
 
-test('a leftover temp UID list is ignored and cleaned up', () =>
+test('a leftover temp UID list is ignored and cleaned up by the next process to look', () =>
   withStore(async (store, root) => {
     await store.append(USER, 'INBOX', message('a'));
     await store.append(USER, 'INBOX', message('b'));
     const before = await store.sync(USER, 'INBOX');
     const leftover = path.join(root, USER, 'updatepipe-uidlist.tmp.12345.abcdef');
     await writeFile(leftover, 'v1 1 99\n1 bogus\n50 other\n');
-    const after = await store.sync(USER, 'INBOX');
+    // Each process sweeps a mailbox for debris at most once a minute: a new one sweeps now.
+    const after = await new MaildirStore(root).sync(USER, 'INBOX');
     assert.deepEqual(after, before);
     await assert.rejects(stat(leftover), { code: 'ENOENT' });
   }));

@@ -163,6 +163,9 @@ test("folders another tool made, removed or replaced are found; the store's own 
     assert.deepEqual((await store.discoverFolders(USER)).updates, []);
     await rm(path.join(userDir, '.Theirs'), { recursive: true });
     await rm(path.join(userDir, '.Ours'), { recursive: true });
+    // Made again a moment later (ext4 hands out the freed inode again at once; the birth
+    // time tells them apart from one kernel tick on).
+    await new Promise((r) => setTimeout(r, 20));
     for (const d of ['cur', 'new', 'tmp']) await mkdir(path.join(userDir, '.Ours', d), { recursive: true });
     const changed = await store.discoverFolders(USER);
     assert.deepEqual(changed.updates, [

@@ -2,17 +2,21 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
+import { folderIdentity } from '../folder-record.js';
 
-/** A directory as last seen: its inode tells a directory replaced under the same name. */
+/**
+ * A directory as last seen: `id` (inode and birth time: ext4 reuses a freed inode at
+ * once) tells a directory replaced under the same name; `mtimeMs` tells a change in it.
+ */
 export interface DirIdentity {
-  ino: number;
+  id: string;
   mtimeMs: number;
 }
 
 export async function identityOf(dir: string): Promise<DirIdentity | undefined> {
   const s = await lstat(dir).catch(() => undefined);
   // lstat: a symbolic link is never watched or scanned, whatever it points to.
-  return s?.isDirectory() ? { ino: s.ino, mtimeMs: s.mtimeMs } : undefined;
+  return s?.isDirectory() ? { id: folderIdentity(s), mtimeMs: s.mtimeMs } : undefined;
 }
 
 export interface DirWatchesOptions<T> {

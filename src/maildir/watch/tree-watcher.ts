@@ -91,14 +91,14 @@ interface WatchedMailbox {
   mailbox: MailboxName;
   newDir: string;
   curDir: string;
-  /** Identities when watched: a different inode later means the directory was replaced. */
+  /** Identities when watched: a different one later means the directory was replaced. */
   watched: { new: DirIdentity | undefined; cur: DirIdentity | undefined };
   mark: Mark | null;
 }
 
 interface WatchedUser {
   dir: string;
-  ino: number;
+  id: string;
   mailboxes: Map<MailboxName, WatchedMailbox>;
   /** Folder directories that are not complete Maildirs yet, watched until they are. */
   pending: Set<string>;
@@ -390,7 +390,7 @@ export class MaildirWatcher extends EventEmitter {
 
   /** Users are the root's real directories that are Maildirs and have valid names. */
   private async scanUsers(announceChanges: boolean): Promise<void> {
-    const found = new Map<UserName, number>();
+    const found = new Map<UserName, string>();
     const pending = new Set<string>();
     const entries = await readdir(this.store.root, { withFileTypes: true }).catch(() => []);
     await Promise.all(
@@ -403,7 +403,7 @@ export class MaildirWatcher extends EventEmitter {
         }
         const dir = path.join(this.store.root, e.name);
         const id = await identityOf(dir);
-        if (id && (await isMaildir(dir))) found.set(e.name, id.ino);
+        if (id && (await isMaildir(dir))) found.set(e.name, id.id);
         else if (id) pending.add(dir);
       }),
     );
@@ -412,17 +412,17 @@ export class MaildirWatcher extends EventEmitter {
     for (const dir of pending) if (!this.pendingUsers.has(dir)) await this.watches?.add(dir, { kind: 'pending-user' });
     this.pendingUsers = pending;
     for (const [user, u] of [...this.users]) {
-      if (found.get(user) === u.ino) continue;
+      if (found.get(user) === u.id) continue;
       this.dropUser(user);
       // Gone or replaced: its sessions must re-read (and learn what is left).
       if (announceChanges) this.resync(user, undefined);
     }
-    for (const [user, ino] of found) if (!this.users.has(user)) await this.addUser(user, ino, announceChanges);
+    for (const [user, id] of found) if (!this.users.has(user)) await this.addUser(user, id, announceChanges);
   }
 
-  private async addUser(user: UserName, ino: number, catchUp: boolean): Promise<void> {
+  private async addUser(user: UserName, id: string, catchUp: boolean): Promise<void> {
     const dir = path.join(this.store.root, user);
-    this.users.set(user, { dir, ino, mailboxes: new Map(), pending: new Set() });
+    this.users.set(user, { dir, id, mailboxes: new Map(), pending: new Set() });
     await this.watches?.add(dir, { kind: 'user', user });
     await this.syncMailboxWatches(user);
     if (catchUp) {
@@ -508,7 +508,7 @@ export class MaildirWatcher extends EventEmitter {
       return;
     }
     // A new/ or cur/ replaced under its name: its old watch saw nothing of the new one.
-    const replaced = n.ino !== wm.watched.new?.ino || c.ino !== wm.watched.cur?.ino;
+    const replaced = n.id !== wm.watched.new?.id || c.id !== wm.watched.cur?.id;
     if (replaced) await this.watchMessages(wm);
     let found;
     try {
@@ -579,7 +579,7 @@ export class MaildirWatcher extends EventEmitter {
         const [n, c] = await Promise.all([identityOf(wm.newDir), identityOf(wm.curDir)]);
         const m = wm.mark;
         const trusted = m !== null && m.new.mtimeMs < m.at - COARSE_MTIME_MS && m.cur.mtimeMs < m.at - COARSE_MTIME_MS;
-        const same = m !== null && n?.ino === m.new.ino && n.mtimeMs === m.new.mtimeMs && c?.ino === m.cur.ino && c.mtimeMs === m.cur.mtimeMs;
+        const same = m !== null && n?.id === m.new.id && n.mtimeMs === m.new.mtimeMs && c?.id === m.cur.id && c.mtimeMs === m.cur.mtimeMs;
         if (!trusted || !same) this.markMailbox(wm.user, wm.mailbox);
       }),
     );
