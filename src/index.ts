@@ -48,6 +48,17 @@ export {
   type ByeReason,
   type SeqNum,
 } from './tracker/untagged.js';
-export { MaildirStore, type MessageInfo, type MailboxState as StoredMailbox } from './maildir/maildir-store.js';
+export {
+  MaildirStore,
+  type MaildirStoreOptions,
+  type MessageInfo,
+  type MailboxState as StoredMailbox,
+  type FlagChange,
+  type FlagMode,
+  type Discovery,
+} from './maildir/maildir-store.js';
+export { type Announcement } from './maildir/announcement.js';
+export { Announcer, type AnnouncerOptions } from './maildir/watch/announcer.js';
+export { MaildirWatcher, WATCHER_DEFAULTS, type MaildirWatcherOptions, type WatcherStats, type WatcherRole } from './maildir/watch/tree-watcher.js';
 export { ImapServer, type ImapServerOptions } from './imap/server.js';
 export { parseUsers, loadUsers, hashPassword, verifyPassword, type Credentials } from './imap/users.js';

@@ -18,7 +18,8 @@ import { ImapSyntaxError, tokenize } from '../../src/imap/tokens.js';
 import { parseUsers } from '../../src/imap/users.js';
 import { decodeMailboxName, encodeMailboxName } from '../../src/imap/utf7.js';
 import { decodeNameComponent, parseMaildirFilename } from '../../src/maildir/index.js';
-import { parseUidList } from '../../src/maildir/uid-list.js';
+import { formatFolderRecord, parseFolderRecord } from '../../src/maildir/folder-record.js';
+import { formatUidList, parseUidList } from '../../src/maildir/uid-list.js';
 import { decodeAck, decodeHello, decodeNotice, decodeWelcome } from '../../src/pipe/hub-protocol.js';
 import { UidSet } from '../../src/update/uid-set.js';
 import { validateUpdate } from '../../src/update/update.js';
@@ -128,7 +129,29 @@ export const TARGETS: FuzzTarget[] = [
   },
   { name: 'Maildir file names', input: fc.oneof(fc.string(), fc.string().map((s) => `${s}:2,${s}`)), run: (s) => void parseMaildirFilename(s as string) },
   { name: 'Maildir folder names', input: fc.string(), run: (s) => void decodeNameComponent(s as string) },
-  { name: 'Maildir UID list files', input: fc.oneof(fc.string(), fc.array(fc.oneof(fc.constantFrom('3 V1 N5', '1 a:2,S', '2 b', '0 x', '99999999999 y'), fc.string()), { maxLength: 6 }).map((l) => l.join('\n'))), run: (s) => void parseUidList(s as string) },
+  {
+    name: 'Maildir UID list files',
+    input: fc.oneof(
+      fc.string(),
+      fc.array(fc.oneof(fc.constantFrom('v1 3 5', 'v2 3 5 9', '1 a:2,S', '2 b', '0 x', '99999999999 y', '1 2 S a', '2 9 - b', '3 1 SF c', '4 99999999999999999 - d', ''), fc.string()), { maxLength: 6 }).map((l) => l.join('\n') + '\n'),
+    ),
+    run: (s) => {
+      const list = parseUidList(s as string);
+      // What parses must come back the same once written (v1 is upgraded to v2 first).
+      if (!('corrupt' in list) && list.entries.every((e) => e.letters !== null)) {
+        const again = parseUidList(formatUidList(list));
+        if ('corrupt' in again || JSON.stringify(again) !== JSON.stringify(list)) throw new Error('UID list does not round-trip');
+      }
+    },
+  },
+  {
+    name: 'Maildir folder records',
+    input: fc.oneof(fc.string(), fc.array(fc.oneof(fc.constantFrom('v1', '12:34 .A', '12:34 .A', '1 .B', ':5 .C', '9:9 .'), fc.string()), { maxLength: 5 }).map((l) => l.join('\n') + '\n')),
+    run: (s) => {
+      const r = parseFolderRecord(s as string);
+      if (r !== null && JSON.stringify([...(parseFolderRecord(formatFolderRecord(r)) ?? [])].sort()) !== JSON.stringify([...r].sort())) throw new Error('folder record does not round-trip');
+    },
+  },
   { name: 'users file', input: fc.array(fc.oneof(fc.string(), fc.constantFrom('alice:secret', '$scrypt$x', '#c', ':', 'a:')), { maxLength: 5 }).map((l) => l.join('\n')), run: (s) => tolerate(() => parseUsers(s as string), typed) },
   {
     name: 'hub protocol HELLO/WELCOME/ACK/NOTICE',

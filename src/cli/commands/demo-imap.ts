@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CliProcess, runCli } from '../child.js';
 
@@ -72,6 +72,22 @@ export async function imapStory(dir: string, check: (ok: boolean, what: string) 
   check(uid === '1', `mail add printed the new UID ${uid}`);
   await step('flag', ['flags', '--uid', uid, '--add', '\\Flagged,\\Seen']);
   await step('expunge', ['expunge', '--uid', uid]);
+
+  say('4. a delivery agent (as Postfix or dovecot-lda do) writes tmp/ and renames into new/; serve-imap\'s watcher sees it');
+  {
+    const inbox = path.join(maildir, 'alice');
+    const name = `${Math.floor(Date.now() / 1000)}.M1P${process.pid}.demo`;
+    await writeFile(path.join(inbox, 'tmp', name), MESSAGE.replace('Quarterly report', 'Delivered by an MDA'));
+    const before = seen.length;
+    const started = performance.now();
+    await rename(path.join(inbox, 'tmp', name), path.join(inbox, 'new', name));
+    const deadline = performance.now() + 5_000;
+    while (seen.length === before && performance.now() < deadline) await new Promise((res) => setTimeout(res, 1));
+    await new Promise((res) => setTimeout(res, 100));
+    const got = seen.slice(before);
+    check(got.length === 1 && got[0]!.text === '* 1 EXISTS', `the IDLE client saw exactly one EXISTS: ${got.map((g) => g.text).join(' | ') || 'nothing'}`);
+    say(`        ${got[0] ? (got[0].at - started).toFixed(1) : 'NaN'} ms from the rename to the client's event (Dovecot waits 500 ms)`);
+  }
   await client.logout();
   await server.kill('SIGTERM');
 }

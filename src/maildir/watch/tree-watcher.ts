@@ -62,6 +62,8 @@ export interface WatcherStats {
   /** Resyncs the watcher asked for (replaced directories, dead announcers, overflows). */
   resyncs: number;
   overflows: number;
+  /** How long the last safety rescan took to stat every watched directory, ms. */
+  rescanMs: number;
   /** Odd files seen (each once): not regular files, unusable names, empty, unreadable, vanished. */
   odd: number;
   errors: number;
@@ -139,7 +141,7 @@ export class MaildirWatcher extends EventEmitter {
   private generation = 0;
   /** Settles once the announcer has every watch in place. */
   private watching: Promise<void> | null = null;
-  private readonly counters = { scans: 0, found: 0, resyncs: 0, overflows: 0, odd: 0, errors: 0 };
+  private readonly counters = { scans: 0, found: 0, resyncs: 0, overflows: 0, rescanMs: 0, odd: 0, errors: 0 };
   private readonly staleRules: StaleRules;
 
   constructor(
@@ -164,6 +166,11 @@ export class MaildirWatcher extends EventEmitter {
 
   get role(): WatcherRole {
     return this.currentRole;
+  }
+
+  /** Nothing queued or being scanned: every change seen so far has been handed on. */
+  get idle(): boolean {
+    return !this.dirtyRoot && this.dirtyUsers.size === 0 && this.dirtyMailboxes.size === 0 && this.scanning.size === 0 && this.kickTimer === null;
   }
 
   stats(): WatcherStats {
@@ -555,7 +562,11 @@ export class MaildirWatcher extends EventEmitter {
     if (!this.active) return;
     this.dirtyRoot = true;
     for (const user of this.users.keys()) this.dirtyUsers.add(user);
-    void this.markChanged([...this.users.values()].flatMap((u) => [...u.mailboxes.values()])).then(() => this.kick(0));
+    const t0 = performance.now();
+    void this.markChanged([...this.users.values()].flatMap((u) => [...u.mailboxes.values()])).then(() => {
+      this.counters.rescanMs = performance.now() - t0;
+      this.kick(0);
+    });
   }
 
   /** Directories on the fallback list (watch limit reached), more often. */

@@ -1,0 +1,93 @@
+/**
+ * `node dist/test/bench/watch-scale.js [--mailboxes N] [--per-user M]`: the watcher's
+ * start-up at scale. Builds a tree of N mailboxes (M per user, INBOX included, each with
+ * a few messages) through the store, then times an announcer's start: every watch in place
+ * ("ready"), then the catch-up scan of every mailbox, and its memory. Then one safety
+ * rescan, and a delivery's announcement while nothing else happens. Prints JSON.
+ */
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { MaildirStore } from '../../src/maildir/index.js';
+import { Announcer } from '../../src/maildir/watch/announcer.js';
+import { MaildirWatcher } from '../../src/maildir/watch/tree-watcher.js';
+import type { Update } from '../../src/update/update.js';
+
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const total = arg('--mailboxes', 10_000);
+const perUser = arg('--per-user', 10);
+const MiB = 1024 * 1024;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const root = await mkdtemp(path.join(os.tmpdir(), 'up-watch-scale-'));
+try {
+  const store = new MaildirStore(root);
+  const users = Math.ceil(total / perUser);
+  const t0 = performance.now();
+  for (let u = 0; u < users; u += 20) {
+    await Promise.all(
+      Array.from({ length: Math.min(20, users - u) }, async (_, k) => {
+        const user = `user${u + k}`;
+        await store.ensureUser(user);
+        for (let m = 1; m < perUser; m++) await store.createMailbox(user, `Folder ${m}`);
+        await store.append(user, 'INBOX', Buffer.from('Subject: hi\r\n\r\nbody\r\n'));
+      }),
+    );
+    if (u % 200 === 0) process.stderr.write(`built ${u * perUser} mailboxes\n`);
+  }
+  const buildS = (performance.now() - t0) / 1000;
+  const pushed: Update[] = [];
+  const announcer = new Announcer({ push: async (u) => void pushed.push(u) });
+  const before = process.memoryUsage();
+  const started = performance.now();
+  const watcher = new MaildirWatcher(new MaildirStore(root), { announcer });
+  await watcher.start();
+  const readyMs = performance.now() - started;
+  while (!watcher.idle) await sleep(20);
+  const caughtUpMs = performance.now() - started;
+  global.gc?.();
+  const after = process.memoryUsage();
+  const stats = watcher.stats();
+  // One safety rescan, by hand: every watched directory stat'ed.
+  (watcher as unknown as { rescan(): void }).rescan();
+  await sleep(50);
+  while (!watcher.idle) await sleep(20);
+  const rescanMs = watcher.stats().rescanMs;
+  // A delivery into the last user's INBOX, announced while the tree is quiet.
+  const inbox = path.join(root, `user${users - 1}`);
+  await writeFile(path.join(inbox, 'tmp', 'late'), 'Subject: late\r\n\r\nx\r\n');
+  const n = pushed.length;
+  const d0 = performance.now();
+  await rename(path.join(inbox, 'tmp', 'late'), path.join(inbox, 'new', 'late'));
+  while (pushed.length === n) await sleep(1);
+  const deliveryMs = performance.now() - d0;
+  await watcher.close();
+  await announcer.close();
+  console.log(
+    JSON.stringify(
+      {
+        mailboxes: stats.mailboxes,
+        users: stats.users,
+        watches: stats.watches,
+        polled: stats.polled,
+        buildS: Number(buildS.toFixed(1)),
+        readyMs: Math.round(readyMs),
+        caughtUpMs: Math.round(caughtUpMs),
+        scans: stats.scans,
+        rssMiB: Math.round(after.rss / MiB),
+        rssGrowthMiB: Math.round((after.rss - before.rss) / MiB),
+        heapUsedMiB: Math.round(after.heapUsed / MiB),
+        rescanMs: Math.round(rescanMs),
+        quietDeliveryMs: Number(deliveryMs.toFixed(1)),
+        found: pushed.length,
+      },
+      null,
+      1,
+    ),
+  );
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
