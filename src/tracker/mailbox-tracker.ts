@@ -155,6 +155,7 @@ export class MailboxTracker {
     const index = this.admit({ type: 'expunge', uids, ...uidValidityOf(scope) });
     if (index === null) return;
     for (const u of index.remove(uids)) this.touch(u, undefined);
+    if (index.overflowed) this.requestResync('uncertain');
   }
 
   /** `flags` is the full new set, not a delta. */
@@ -264,6 +265,10 @@ export class MailboxTracker {
     const readAgain = journal !== null && journal.replay(target, this.maxPending).readAgain;
     const old = this.index;
     if (old !== null && target.uidValidity < old.uidValidity) return 'outdated';
+    // A read that storage answered before the one the index holds (a slow SELECT overtaken
+    // by a later resync): the index already has everything it has, and more that is still
+    // on its way through the pipe. Replacing it would take back what sessions were shown.
+    if (old !== null && target.uidValidity === old.uidValidity && target.readModseq > 0 && target.readModseq < old.readModseq) return 'merged';
     if (old !== null && target.uidValidity > old.uidValidity) {
       for (const view of this.sessions.values()) view.end('uidvalidity');
       this.sessions.clear();

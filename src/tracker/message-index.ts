@@ -1,7 +1,10 @@
-import { MAX_UID, type Uid, type UidSet } from '../update/uid-set.js';
+import type { Uid, UidSet } from '../update/uid-set.js';
 import { FlagSet, type FlagSetPool } from './flag-set.js';
 import { sortedUidsOf, type MailboxState } from './mailbox-state.js';
-import { countInRange, indexOfUid, lowerBound, removePositions, type SortedMessages } from './sorted-uids.js';
+import { indexOfUid, lowerBound, removePositions, type SortedMessages } from './sorted-uids.js';
+
+/** Expunges remembered for UIDs not placed yet; a flood past it reads storage instead. */
+const MAX_GONE_AHEAD = 10_000;
 
 /**
  * - `changed`/`unchanged`: applied (the flags did or did not differ);
@@ -20,11 +23,14 @@ export interface ExistsOutcome {
  * The mailbox as this process best knows it, shared by all sessions of the mailbox: the
  * last storage read plus every update since. Sessions compare their views with it.
  *
- * UIDs are assigned in strictly ascending order (RFC 9051 §2.3.1.1), which gives two
- * watermarks: below `readNext` the last read listed every message that existed, so an
- * unknown UID there is long gone; at or above `uidNext` nothing was ever seen, so an
- * unknown UID there is new. An unknown UID between them is ambiguous (a late copy of an
- * expunged message, or a message whose `exists` was overtaken by a higher one).
+ * UIDs are assigned in strictly ascending order (RFC 9051 §2.3.1.1), and a client's UIDs
+ * only ever grow, so a message may be shown only once every lower UID is accounted for.
+ * `placedNext` is that watermark: below it every UID is in the index or known gone (the
+ * read listed every message that existed; `exists` added the rest in order; expunges
+ * that overtook their `exists` are remembered in `goneAhead`). An `exists` that does not
+ * start right at the watermark leaves a hole whose messages may exist (their `exists`
+ * lost, or still on its way from another origin): it is not applied, and storage is read
+ * instead, which places them all.
  */
 export class MessageIndex {
   private readonly uids: Uid[];
@@ -35,8 +41,9 @@ export class MessageIndex {
    */
   private readonly removed = new Set<Uid>();
   readonly uidValidity: number;
-  private readonly readNext: Uid;
-  private uidNext: Uid;
+  private placedNext: Uid;
+  /** UIDs at or above `placedNext` already expunged (the expunge overtook their `exists`). */
+  private readonly goneAhead = new Set<Uid>();
   private readonly modseqFloor: number;
   /** Only UIDs whose flags changed with a modseq after the read: bounded by the mailbox. */
   private readonly modseqs = new Map<Uid, number>();
@@ -45,8 +52,7 @@ export class MessageIndex {
     this.uidValidity = uidValidity;
     this.uids = uids;
     this.flags = flags;
-    this.readNext = uidNext;
-    this.uidNext = uidNext;
+    this.placedNext = uidNext;
     this.modseqFloor = modseqFloor;
   }
 
@@ -59,6 +65,11 @@ export class MessageIndex {
     const last = uids.length > 0 ? uids[uids.length - 1]! : 0;
     const uidNext = Math.max(state.uidNext ?? 1, last + 1);
     return new MessageIndex(state.uidValidity, uids, flags, uidNext, state.highestModseq ?? 0);
+  }
+
+  /** HIGHESTMODSEQ of the storage read this index was built from; 0 when storage gave none. */
+  get readModseq(): number {
+    return this.modseqFloor;
   }
 
   /** The messages in order, as arrays that stay valid until the next change. */
@@ -90,35 +101,45 @@ export class MessageIndex {
     this.removed.clear();
   }
 
-  /** Adds the UIDs that are certainly new; skips known and certainly-gone ones. */
+  /**
+   * Adds the new UIDs of `set` if they continue the mailbox without a hole; known ones
+   * and ones below the watermark (gone) are skipped. `unplaceable`: some could not be
+   * placed (a hole before them, or more than `maxNew` at once): storage must be read.
+   */
   addExisting(set: UidSet, maxNew: number): ExistsOutcome {
-    const firstNew = this.uidNext;
-    let unplaceable = false;
     let fresh = 0;
-    for (const [first, last] of set.ranges) {
-      const lo = Math.max(first, this.readNext);
-      const hi = Math.min(last, firstNew - 1);
-      // Counting instead of iterating keeps "1:4294967295" as cheap as "7".
-      if (lo <= hi) {
-        this.compact();
-        if (countInRange(this.uids, lo, hi) < hi - lo + 1) unplaceable = true;
-      }
-      if (last >= firstNew) fresh += last - Math.max(first, firstNew) + 1;
-    }
+    for (const [first, last] of set.ranges) if (last >= this.placedNext) fresh += last - Math.max(first, this.placedNext) + 1;
+    if (fresh === 0) return { added: [], unplaceable: false };
     if (fresh > maxNew) return { added: [], unplaceable: true };
     const added: Uid[] = [];
+    let unplaceable = false;
     for (const [first, last] of set.ranges) {
-      for (let u = Math.max(first, firstNew); u <= last; u++) {
+      for (let u = Math.max(first, this.placedNext); u <= last; u++) {
+        if (u !== this.placedNext) {
+          unplaceable = true; // a hole before u: its messages may exist
+          break;
+        }
         this.uids.push(u);
         this.flags.push(null);
         added.push(u);
+        this.advance(u + 1);
       }
+      if (unplaceable) break;
     }
-    if (added.length > 0) this.uidNext = added[added.length - 1]! + 1;
     return { added, unplaceable };
   }
 
-  /** Removes the known UIDs of `set`, walking the index rather than the set. */
+  /** Moves the watermark to `next`, and past UIDs already known gone. */
+  private advance(next: Uid): void {
+    this.placedNext = next;
+    while (this.goneAhead.delete(this.placedNext)) this.placedNext++;
+  }
+
+  /**
+   * Removes the known UIDs of `set`, walking the index rather than the set. UIDs not
+   * placed yet are remembered as gone (bounded: past `MAX_GONE_AHEAD`, `false`: storage
+   * must be read), so their late `exists` does not bring them back.
+   */
   remove(set: UidSet): Uid[] {
     const gone: Uid[] = [];
     let from = 0;
@@ -131,11 +152,10 @@ export class MessageIndex {
       from = i;
       if (from >= this.uids.length) break;
     }
-    const top = set.ranges[set.ranges.length - 1]![1];
-    // An expunge can overtake the `exists` of the same message: remembering that UIDs up
-    // to here were "seen" makes a later `exists` for them ambiguous (checked against
-    // storage) instead of resurrecting them.
-    if (top >= this.uidNext) this.uidNext = Math.min(top, MAX_UID) + 1;
+    for (const [first, last] of set.ranges) {
+      for (let u = Math.max(first, this.placedNext); u <= last && this.goneAhead.size <= MAX_GONE_AHEAD; u++) this.goneAhead.add(u);
+    }
+    if (this.goneAhead.delete(this.placedNext)) this.advance(this.placedNext + 1);
     for (const u of gone) {
       this.removed.add(u);
       this.modseqs.delete(u);
@@ -144,11 +164,16 @@ export class MessageIndex {
     return gone;
   }
 
+  /** Too many expunges ran ahead of their `exists` to remember: only storage can say. */
+  get overflowed(): boolean {
+    return this.goneAhead.size > MAX_GONE_AHEAD;
+  }
+
   setFlags(uid: Uid, flags: FlagSet, modseq?: number): FlagsOutcome {
     const i = this.indexOf(uid);
-    // Below uidNext an unknown UID is gone, or its late `exists` will make storage be read
-    // anyway (after this change). Above, the flags would be lost when the `exists` comes.
-    if (i < 0) return uid < this.uidNext ? 'stale' : 'unplaceable';
+    // Below the watermark an unknown UID is gone. Above, the flags would be lost when the
+    // `exists` comes (it adds the message with unknown flags): storage must tell.
+    if (i < 0) return uid < this.placedNext || this.goneAhead.has(uid) ? 'stale' : 'unplaceable';
     if (modseq !== undefined) {
       if (modseq <= Math.max(this.modseqFloor, this.modseqs.get(uid) ?? 0)) return 'stale';
       this.modseqs.set(uid, modseq);

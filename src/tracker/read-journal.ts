@@ -54,6 +54,7 @@ export class ReadJournal {
           break;
         case 'expunge':
           target.remove(c.uids);
+          if (target.overflowed) readAgain = true;
           break;
         case 'flags':
           if (target.setFlags(c.uid, c.flags, c.modseq) === 'unplaceable') readAgain = true;

@@ -167,8 +167,12 @@ describe('the announcing watcher SIGKILLed in the middle of a burst', () => {
     const doomed = await fx.process(['watch', '--maildir', fx.maildir, '--pipe', fx.pipe]);
     const standby = await fx.process(['watch', '--maildir', fx.maildir, '--pipe', fx.pipe]);
     assert.match(standby.stderr, /standby/);
-    const port = await fx.server(fx.pipe, ['--no-watch']);
-    const c = await fx.client(port);
+    const server = await fx.process(['serve-imap', '--maildir', fx.maildir, '--listen', '127.0.0.1:0', '--pipe', fx.pipe, '--users', path.join(fx.dir, 'users'), '--no-watch', '-v']);
+    const c = await fx.client(Number(/IMAP on 127\.0\.0\.1:(\d+)/.exec(server.stderr)![1]));
+    const clientLog: string[] = [];
+    c.flow.on('close', () => clientLog.push('close'));
+    c.flow.on('error', (e: Error) => clientLog.push(`error ${e.message}`));
+    c.flow.on('mailboxClose', () => clientLog.push('mailboxClose'));
     await sleep(200);
     const total = 300;
     const burst = (async () => {
@@ -186,14 +190,19 @@ describe('the announcing watcher SIGKILLed in the middle of a burst', () => {
     const listFile = path.join(fx.maildir, 'alice', 'updatepipe-uidlist');
     await waitFor(async () => (await readFile(listFile, 'utf8')).trim().split('\n').length === total + 1, 'every delivery numbered', 30_000);
     const stored = (await readFile(listFile, 'utf8')).trim().split('\n').slice(1).map((l) => Number(l.split(' ')[0]));
-    await waitFor(() => (c.flow.mailbox as { exists: number }).exists === total, `the client sees ${total} messages`, 30_000);
+    const clientHasAll = await waitFor(() => (c.flow.mailbox as { exists: number }).exists === total, `the client sees ${total} messages`, 30_000).then(
+      () => true,
+      () => false,
+    );
     await settle();
     const lines = parse(listener.lines);
     const announced = existsOf(lines);
     assert.equal(new Set(announced).size, announced.length, 'no UID announced twice');
     const missing = stored.filter((u) => !announced.includes(u));
     const resynced = lines.some((l) => l.type === 'resync' && l.user === 'alice' && (l.mailbox === undefined || l.mailbox === 'INBOX'));
-    assert.ok(missing.length === 0 || resynced, `${missing.length} UIDs never announced and no resync`);
+    const why = `missing ${missing.join(',') || 'none'}; resyncs: ${JSON.stringify(lines.filter((l) => l.type === 'resync'))}; standby said: ${standby.stderr}; the server said: ${server.stderr}; the client: ${clientLog.join(', ')}; events: ${JSON.stringify(c.events.slice(-5))}`;
+    assert.ok(missing.length === 0 || resynced, `${missing.length} UIDs never announced and no resync: ${why}`);
+    assert.ok(clientHasAll, `the client saw ${(c.flow.mailbox as { exists: number }).exists} of ${total}: ${why}`);
     // The IMAP session: one EXISTS per poll, counts only ever growing to the total, no EXPUNGE.
     const counts = c.events.filter((e) => e.type === 'exists').map((e) => e.count!);
     assert.ok(counts.every((n, i) => i === 0 || n > counts[i - 1]!), `EXISTS counts grow: ${counts.join(',')}`);

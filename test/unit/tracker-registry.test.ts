@@ -114,6 +114,7 @@ test('rename with onRename "bye" disconnects; renaming INBOX re-reads it', async
   assert.equal(requests.length, 1);
   const emptied = new Storage();
   emptied.uidNext = 4;
+  emptied.modseq = 100; // moving the messages out took modseqs
   registry.get('alice', 'INBOX')!.resync(emptied.read());
   const client = new ClientModel(inbox.state);
   client.apply(inbox.session.poll({ allowExpunge: true }), true);

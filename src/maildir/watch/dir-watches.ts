@@ -1,6 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { readFileSync } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstatSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { folderIdentity } from '../folder-record.js';
 
@@ -13,9 +11,10 @@ export interface DirIdentity {
   mtimeMs: number;
 }
 
-export async function identityOf(dir: string): Promise<DirIdentity | undefined> {
-  const s = await lstat(dir).catch(() => undefined);
+/** Synchronous, like the store's metadata calls (see src/maildir/atomic-file.ts): one lstat. */
+export function identityOf(dir: string): DirIdentity | undefined {
   // lstat: a symbolic link is never watched or scanned, whatever it points to.
+  const s = lstatSync(dir, { throwIfNoEntry: false });
   return s?.isDirectory() ? { id: folderIdentity(s), mtimeMs: s.mtimeMs } : undefined;
 }
 
@@ -82,10 +81,10 @@ export class DirWatches<T> {
   }
 
   /** Watches `dir` if it is a real directory (never a symbolic link). */
-  async add(dir: string, route: T): Promise<WatchOutcome> {
+  add(dir: string, route: T): WatchOutcome {
     if (this.closed) return 'gone';
     if (this.has(dir)) this.remove(dir);
-    if ((await identityOf(dir)) === undefined) return 'gone';
+    if (identityOf(dir) === undefined) return 'gone';
     if (this.watchers.size >= this.o.maxWatches) return this.poll(dir, route, `the watch limit of this process (--max-watches ${this.o.maxWatches}) is reached`);
     let w: FSWatcher;
     try {

@@ -11,6 +11,7 @@ import { validateUserName } from '../user-name.js';
 import { AnnouncerLease, DEFAULT_LEASE, type LeaseOptions } from './announcer-lease.js';
 import type { Announcer } from './announcer.js';
 import { DirWatches, identityOf, type DirIdentity } from './dir-watches.js';
+import { readScanMark, writeScanMark, type ScanMark } from './scan-mark.js';
 
 export interface MaildirWatcherOptions {
   /** Where found changes go (it pushes them, and tells this process' sessions). */
@@ -45,6 +46,10 @@ const SWEEP_MS = 1_000;
  * that recorded the mtime would not move it. A mark that recent is not trusted.
  */
 const COARSE_MTIME_MS = 1_000;
+/** Mailboxes checked between two turns of the event loop during a safety rescan. */
+const RESCAN_SLICE = 256;
+/** Users whose watches are set up at once (each lists its Maildir). */
+const ADD_USERS_AT_ONCE = 16;
 
 export type WatcherRole = 'starting' | 'announcer' | 'standby' | 'closed';
 
@@ -81,21 +86,16 @@ type Route =
   | { kind: 'pending-user' }
   | { kind: 'pending'; user: UserName };
 
-interface Mark {
-  /** Wall-clock time the directories were looked at. */
-  at: number;
-  new: DirIdentity;
-  cur: DirIdentity;
-}
-
 interface WatchedMailbox {
   user: UserName;
   mailbox: MailboxName;
+  dir: string;
   newDir: string;
   curDir: string;
   /** Identities when watched: a different one later means the directory was replaced. */
   watched: { new: DirIdentity | undefined; cur: DirIdentity | undefined };
-  mark: Mark | null;
+  /** As of its last scan (by any announcer: read from disk when first watched). */
+  mark: ScanMark | null;
 }
 
 interface WatchedUser {
@@ -235,19 +235,17 @@ export class MaildirWatcher extends EventEmitter {
       onLimit: (message) => this.log(message),
     });
     try {
-      const root = await this.watches.add(this.store.root, { kind: 'root' });
+      const root = this.watches.add(this.store.root, { kind: 'root' });
       if (root === 'gone') this.log(`${this.store.root} is not a directory (yet): watching for users as soon as it is`);
       await this.scanUsers(false);
     } catch (err) {
       this.fail('setting up watches', err);
     }
     if (generation !== this.generation) return;
-    // Catch up: whatever changed while nobody announced, and whatever a dead announcer
-    // had recorded but not pushed.
-    for (const [user, u] of this.users) {
-      this.dirtyUsers.add(user);
-      for (const m of u.mailboxes.keys()) this.dirtyMailboxes.set(keyOf(user, m), { user, mailbox: m });
-    }
+    // Catch up: whatever changed while nobody announced (the mailboxes whose directories
+    // changed since their last scan, by the marks scans leave), and whatever a dead
+    // announcer had recorded but not pushed (its markers).
+    for (const user of this.users.keys()) this.dirtyUsers.add(user);
     void this.sweep();
     this.timers = [
       setInterval(() => this.rescan(), this.o.rescanIntervalMs),
@@ -409,14 +407,14 @@ export class MaildirWatcher extends EventEmitter {
           return;
         }
         const dir = path.join(this.store.root, e.name);
-        const id = await identityOf(dir);
+        const id = identityOf(dir);
         if (id && (await isMaildir(dir))) found.set(e.name, id.id);
         else if (id) pending.add(dir);
       }),
     );
     if (!this.active) return;
     for (const dir of this.pendingUsers) if (!pending.has(dir)) this.watches?.remove(dir);
-    for (const dir of pending) if (!this.pendingUsers.has(dir)) await this.watches?.add(dir, { kind: 'pending-user' });
+    for (const dir of pending) if (!this.pendingUsers.has(dir)) this.watches?.add(dir, { kind: 'pending-user' });
     this.pendingUsers = pending;
     for (const [user, u] of [...this.users]) {
       if (found.get(user) === u.id) continue;
@@ -424,13 +422,16 @@ export class MaildirWatcher extends EventEmitter {
       // Gone or replaced: its sessions must re-read (and learn what is left).
       if (announceChanges) this.resync(user, undefined);
     }
-    for (const [user, id] of found) if (!this.users.has(user)) await this.addUser(user, id, announceChanges);
+    const added = [...found].filter(([user]) => !this.users.has(user));
+    for (let i = 0; i < added.length; i += ADD_USERS_AT_ONCE) {
+      await Promise.all(added.slice(i, i + ADD_USERS_AT_ONCE).map(([user, id]) => this.addUser(user, id, announceChanges)));
+    }
   }
 
   private async addUser(user: UserName, id: string, catchUp: boolean): Promise<void> {
     const dir = path.join(this.store.root, user);
     this.users.set(user, { dir, id, mailboxes: new Map(), pending: new Set() });
-    await this.watches?.add(dir, { kind: 'user', user });
+    this.watches?.add(dir, { kind: 'user', user });
     await this.syncMailboxWatches(user);
     if (catchUp) {
       this.dirtyUsers.add(user);
@@ -481,25 +482,27 @@ export class MaildirWatcher extends EventEmitter {
       u.mailboxes.delete(m);
       this.dirtyMailboxes.delete(keyOf(user, m));
     }
+    const marked: WatchedMailbox[] = [];
     for (const m of names) {
       if (u.mailboxes.has(m)) continue;
       const paths = mailboxPaths(u.dir, m);
-      const wm: WatchedMailbox = { user, mailbox: m, newDir: paths.new, curDir: paths.cur, watched: { new: undefined, cur: undefined }, mark: null };
+      const wm: WatchedMailbox = { user, mailbox: m, dir: paths.dir, newDir: paths.new, curDir: paths.cur, watched: { new: undefined, cur: undefined }, mark: readScanMark(paths.dir) };
       u.mailboxes.set(m, wm);
-      await this.watchMessages(wm);
-      this.markMailbox(user, m);
+      this.watchMessages(wm);
+      if (wm.mark === null) this.markMailbox(user, m);
+      else marked.push(wm);
     }
+    await this.markChanged(marked);
     for (const dir of u.pending) if (!pending.has(dir)) this.watches.remove(dir);
-    for (const dir of pending) if (!u.pending.has(dir)) await this.watches.add(dir, { kind: 'pending', user });
+    for (const dir of pending) if (!u.pending.has(dir)) this.watches.add(dir, { kind: 'pending', user });
     u.pending = pending;
   }
 
-  private async watchMessages(wm: WatchedMailbox): Promise<void> {
+  private watchMessages(wm: WatchedMailbox): void {
     const route: Route = { kind: 'messages', user: wm.user, mailbox: wm.mailbox };
-    const [n, c] = await Promise.all([identityOf(wm.newDir), identityOf(wm.curDir)]);
-    wm.watched = { new: n, cur: c };
-    await this.watches?.add(wm.newDir, route);
-    await this.watches?.add(wm.curDir, route);
+    wm.watched = { new: identityOf(wm.newDir), cur: identityOf(wm.curDir) };
+    this.watches?.add(wm.newDir, route);
+    this.watches?.add(wm.curDir, route);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
@@ -508,15 +511,17 @@ export class MaildirWatcher extends EventEmitter {
     const wm = this.users.get(user)?.mailboxes.get(mailbox);
     if (!wm) return;
     const at = Date.now();
-    const [n, c] = await Promise.all([identityOf(wm.newDir), identityOf(wm.curDir)]);
+    const n = identityOf(wm.newDir);
+    const c = identityOf(wm.curDir);
     if (n === undefined || c === undefined) {
       this.dirtyUsers.add(user); // the mailbox is going or gone: the folder scan tells
       this.kick(this.o.debounceMs);
       return;
     }
-    // A new/ or cur/ replaced under its name: its old watch saw nothing of the new one.
-    const replaced = n.id !== wm.watched.new?.id || c.id !== wm.watched.cur?.id;
-    if (replaced) await this.watchMessages(wm);
+    // A new/ or cur/ replaced under its name: its old watch saw nothing of the new one,
+    // and (replaced since the last scan, watched or not) what changed in between is unknown.
+    if (n.id !== wm.watched.new?.id || c.id !== wm.watched.cur?.id) this.watchMessages(wm);
+    const replaced = wm.mark !== null && (n.id !== wm.mark.new.id || c.id !== wm.mark.cur.id);
     let found;
     try {
       found = await this.store.discover(user, mailbox);
@@ -529,8 +534,10 @@ export class MaildirWatcher extends EventEmitter {
     this.counters.scans++;
     this.noteOdd(found.odd);
     this.hand(found.announcement);
-    if (replaced && wm.mark !== null) this.resync(user, mailbox);
-    if (generation === this.generation) wm.mark = { at, new: n, cur: c };
+    if (replaced) this.resync(user, mailbox);
+    if (generation !== this.generation) return;
+    wm.mark = { at, new: n, cur: c };
+    writeScanMark(wm.dir, wm.mark);
   }
 
   private hand(a: Awaited<ReturnType<MaildirStore['discover']>>['announcement']): void {
@@ -584,16 +591,18 @@ export class MaildirWatcher extends EventEmitter {
     void this.markChanged([...mailboxes.values()]).then(() => this.kick(0));
   }
 
+  /** Two lstats per mailbox, in slices, so a server's event loop is never held for long. */
   private async markChanged(mailboxes: WatchedMailbox[]): Promise<void> {
-    await Promise.all(
-      mailboxes.map(async (wm) => {
-        const [n, c] = await Promise.all([identityOf(wm.newDir), identityOf(wm.curDir)]);
-        const m = wm.mark;
-        const trusted = m !== null && m.new.mtimeMs < m.at - COARSE_MTIME_MS && m.cur.mtimeMs < m.at - COARSE_MTIME_MS;
-        const same = m !== null && n?.id === m.new.id && n.mtimeMs === m.new.mtimeMs && c?.id === m.cur.id && c.mtimeMs === m.cur.mtimeMs;
-        if (!trusted || !same) this.markMailbox(wm.user, wm.mailbox);
-      }),
-    );
+    for (let i = 0; i < mailboxes.length; i++) {
+      if (i % RESCAN_SLICE === RESCAN_SLICE - 1) await new Promise((r) => setImmediate(r));
+      const wm = mailboxes[i]!;
+      const n = identityOf(wm.newDir);
+      const c = identityOf(wm.curDir);
+      const m = wm.mark;
+      const trusted = m !== null && m.new.mtimeMs < m.at - COARSE_MTIME_MS && m.cur.mtimeMs < m.at - COARSE_MTIME_MS;
+      const same = m !== null && n?.id === m.new.id && n.mtimeMs === m.new.mtimeMs && c?.id === m.cur.id && c.mtimeMs === m.cur.mtimeMs;
+      if (!trusted || !same) this.markMailbox(wm.user, wm.mailbox);
+    }
   }
 
   /** Markers of processes that died between recording changes and announcing them. */
