@@ -133,6 +133,8 @@ export class MaildirWatcher extends EventEmitter {
   private readonly dirtyUsers = new Set<UserName>();
   private readonly dirtyMailboxes = new Map<string, { user: UserName; mailbox: MailboxName }>();
   private readonly scanning = new Set<string>();
+  /** Scans under way (close waits for them: they write the UID list and a mark). */
+  private readonly inFlight = new Set<Promise<void>>();
   private structural: Promise<void> = Promise.resolve();
   private kickTimer: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -199,8 +201,8 @@ export class MaildirWatcher extends EventEmitter {
   async close(): Promise<void> {
     this.setRole('closed', 'closed');
     this.stopWatching();
+    await Promise.allSettled([this.structural, ...this.inFlight]);
     await this.lease.close();
-    await this.structural.catch(() => undefined);
   }
 
   private log(line: string): void {
@@ -367,14 +369,16 @@ export class MaildirWatcher extends EventEmitter {
       this.dirtyMailboxes.delete(key);
       this.scanning.add(key);
       const generation = this.generation;
-      void this.scanMailbox(m.user, m.mailbox, generation)
+      const scan = this.scanMailbox(m.user, m.mailbox, generation)
         .catch((err: unknown) => this.fail(`scanning ${m.user}/${m.mailbox}`, err))
         .finally(() => {
           this.scanning.delete(key);
+          this.inFlight.delete(scan);
           if (generation !== this.generation) return;
           this.pump();
           this.maybeResyncAll();
         });
+      this.inFlight.add(scan);
     }
   }
 
