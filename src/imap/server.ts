@@ -7,6 +7,7 @@ import type { SessionTracker } from '../tracker/session-tracker.js';
 import { TrackerRegistry } from '../tracker/registry.js';
 import type { Update } from '../update/update.js';
 import { DEFAULT_READER_LIMITS, type ReaderLimits } from './command-reader.js';
+import { MessageSizes } from './message-size.js';
 import { ImapSession } from './session.js';
 import type { Credentials } from './users.js';
 
@@ -33,6 +34,8 @@ export interface ServerContext {
   readonly registry: TrackerRegistry;
   readonly limits: ReaderLimits;
   readonly maxLoginFailures: number;
+  /** RFC822.SIZE of messages, found once. */
+  readonly sizes: MessageSizes;
   /** A session selected (`on`) or left a mailbox: pipes that filter by interest follow. */
   interest(user: string, mailbox: string, on: boolean): Promise<void>;
   /** Applies this process' own change to its sessions and pushes it to the pipe. */
@@ -59,6 +62,7 @@ export class ImapServer implements ServerContext {
   readonly registry: TrackerRegistry;
   readonly limits: ReaderLimits;
   readonly maxLoginFailures: number;
+  readonly sizes = new MessageSizes();
   private readonly pipe: UpdatePipe | null;
   private readonly server: net.Server;
   private readonly sessions = new Set<ImapSession>();
