@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import tls from 'node:tls';
 import { isPipeError, PipeError } from '../errors.js';
 import type { MessageInfo, MailboxState as StoreMailboxState } from '../maildir/maildir-store.js';
 import type { SessionTracker } from '../tracker/session-tracker.js';
@@ -15,7 +16,7 @@ import { astring, ImapSyntaxError, imapString, tokenize, type Token } from './to
 import { verifyPassword } from './users.js';
 import { decodeMailboxName, encodeMailboxName } from './utf7.js';
 
-const CAPABILITIES = 'IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN';
+const EXTENSIONS = 'IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN LIST-EXTENDED';
 const SYSTEM_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 const SYSTEM_FLAG_NAMES: ReadonlySet<string> = new Set(SYSTEM_FLAGS.toLowerCase().split(' '));
 const AUTOLOGOUT_MS = 30 * 60_000;
@@ -57,18 +58,66 @@ export class ImapSession {
   private loginFailures = 0;
   /** Set when the connection must end right after the current tagged reply. */
   private byeAfterReply: string | null = null;
-  private readonly reader: CommandReader;
+  private reader: CommandReader;
+  private readonly onData = (c: Buffer): void => this.reader.push(c);
 
   constructor(
-    private readonly socket: net.Socket,
+    private socket: net.Socket,
     private readonly ctx: ServerContext,
+    /** TLS is in place (implicit TLS, or after STARTTLS). */
+    private secure = false,
   ) {
-    this.reader = new CommandReader((e) => this.onReader(e), ctx.limits);
-    socket.on('data', (c: Buffer) => this.reader.push(c));
+    this.reader = this.newReader();
+    socket.on('data', this.onData);
     socket.on('error', () => {});
     socket.on('close', () => this.cleanup());
     socket.setTimeout(AUTOLOGOUT_MS, () => this.shutdown('Autologout; idle for too long'));
-    this.write(`* OK [CAPABILITY ${CAPABILITIES}] updatepipe reference IMAP server ready\r\n`);
+    this.write(`* OK [CAPABILITY ${this.capabilities()}] updatepipe reference IMAP server ready\r\n`);
+  }
+
+  /** A reader whose events count only while it is the session's reader (see STARTTLS). */
+  private newReader(): CommandReader {
+    const reader: CommandReader = new CommandReader((e) => {
+      if (this.reader === reader) this.onReader(e);
+    }, this.ctx.limits);
+    return reader;
+  }
+
+  /** With a certificate and no TLS yet, credentials must not be sent (unless allowed). */
+  private get plaintextRefused(): boolean {
+    return this.ctx.tls !== null && !this.secure && !this.ctx.allowPlaintext;
+  }
+
+  private capabilities(): string {
+    const starttls = this.ctx.tls !== null && !this.secure && this.state === 'notauth';
+    return `IMAP4rev1 LITERAL+ SASL-IR ${starttls ? 'STARTTLS ' : ''}${this.plaintextRefused ? 'LOGINDISABLED' : 'AUTH=PLAIN'} ${EXTENSIONS}`;
+  }
+
+  /**
+   * STARTTLS (RFC 9051 §6.2.1): the OK in plaintext, then the handshake on the same
+   * connection. Whatever the client sent after the command before TLS is dropped unread:
+   * a man in the middle could have added it (the CVE-2011-0411 class of bugs).
+   */
+  private startTls(tag: string): Done | null {
+    const creds = this.ctx.tls;
+    if (!creds) return no('STARTTLS is not available on this server (no certificate)');
+    if (this.secure) return { status: 'BAD', text: 'TLS is active already', allowExpunge: false };
+    // The old reader may be in the middle of the very chunk that carried STARTTLS: from now
+    // on nothing it parses counts (see newReader), and nothing already queued runs.
+    this.queue.length = 0;
+    this.reader = this.newReader();
+    const plain = this.socket;
+    plain.off('data', this.onData);
+    plain.write(`${tag} OK begin TLS negotiation now\r\n`);
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: creds.secureContext });
+    secure.on('data', this.onData);
+    secure.on('error', (err) => {
+      this.ctx.log(`STARTTLS handshake failed: ${err.message}`);
+      plain.destroy();
+    });
+    this.socket = secure;
+    this.secure = true;
+    return null;
   }
 
   shutdown(reason: string): void {
@@ -200,7 +249,7 @@ export class ImapSession {
 
   private async dispatch(tag: string, name: string, args: Token[], byUid: boolean): Promise<Done | null> {
     const anyState: Record<string, () => Promise<Done | null> | Done | null> = {
-      CAPABILITY: () => (this.write(`* CAPABILITY ${CAPABILITIES}\r\n`), ok('CAPABILITY completed')),
+      CAPABILITY: () => (this.write(`* CAPABILITY ${this.capabilities()}\r\n`), ok('CAPABILITY completed')),
       NOOP: () => ok('NOOP completed'),
       CHECK: () => ok('CHECK completed'),
       ID: () => (this.write('* ID ("name" "updatepipe")\r\n'), ok('ID completed')),
@@ -216,6 +265,8 @@ export class ImapSession {
     if (any && !byUid) return any();
     if (this.state === 'notauth') {
       if (byUid) return { status: 'BAD', text: 'log in first', allowExpunge: false };
+      if (name === 'STARTTLS') return this.startTls(tag);
+      if ((name === 'LOGIN' || name === 'AUTHENTICATE') && this.plaintextRefused) return no('[PRIVACYREQUIRED] use STARTTLS first');
       if (name === 'LOGIN') return this.login(astring(args[0], 'user'), astring(args[1], 'password'));
       if (name === 'AUTHENTICATE') {
         const mech = astring(args[0], 'mechanism').toUpperCase();
@@ -225,7 +276,6 @@ export class ImapSession {
         this.write('+ \r\n');
         return null;
       }
-      if (name === 'STARTTLS') return no('STARTTLS is not available on this server');
       return { status: 'BAD', text: `${name} not allowed before LOGIN`, allowExpunge: false };
     }
     if (byUid) {
@@ -306,7 +356,7 @@ export class ImapSession {
       this.user = user;
       this.state = 'auth';
       await this.ctx.store.ensureUser(user);
-      return ok(`[CAPABILITY ${CAPABILITIES}] logged in`);
+      return ok(`[CAPABILITY ${this.capabilities()}] logged in`);
     }
     await new Promise((r) => setTimeout(r, 200)); // slows guessing
     if (++this.loginFailures >= this.ctx.maxLoginFailures) this.byeAfterReply = 'Too many failed logins';
