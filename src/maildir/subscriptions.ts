@@ -46,9 +46,24 @@ export function formatSubscriptions(names: readonly MailboxName[]): string {
   return HEADER + names.map((n) => n.split(HIERARCHY_SEPARATOR).join('\t') + '\n').join('');
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Lines that are not valid UTF-8 are dropped here, before they could turn into U+FFFD names. */
+function decodeLines(data: Buffer): string {
+  const out: string[] = [];
+  for (const line of data.toString('latin1').split('\n')) {
+    try {
+      out.push(UTF8.decode(Buffer.from(line, 'latin1')));
+    } catch {
+      // not a name this store wrote
+    }
+  }
+  return out.join('\n');
+}
+
 async function readList(file: string): Promise<MailboxName[]> {
   try {
-    return parseSubscriptions(await readFile(file, 'utf8'));
+    return parseSubscriptions(decodeLines(await readFile(file)));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -76,7 +91,7 @@ export class Subscriptions {
   }
 
   /** Returns false when it was subscribed already. */
-  subscribe(mailbox: MailboxName): Promise<boolean> {
+  async subscribe(mailbox: MailboxName): Promise<boolean> {
     const name = normalizeMailboxName(mailbox);
     return this.change((names) => {
       if (names.includes(name)) return null;
@@ -86,7 +101,7 @@ export class Subscriptions {
   }
 
   /** Returns false when it was not subscribed. */
-  unsubscribe(mailbox: MailboxName): Promise<boolean> {
+  async unsubscribe(mailbox: MailboxName): Promise<boolean> {
     const name = normalizeMailboxName(mailbox);
     return this.change((names) => (names.includes(name) ? names.filter((n) => n !== name) : null));
   }
