@@ -193,7 +193,11 @@ test('implicit TLS: TLS 1.2 or newer only; plaintext and old TLS are turned away
   const permissive = tls.createServer({ cert: cert.pem, key: await readFile(cert.key), minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }, (s) => s.end());
   await new Promise<void>((r) => permissive.listen(0, '127.0.0.1', r));
   const control = await tlsConnect((permissive.address() as net.AddressInfo).port, old).then(
-    (s) => (s.destroy(), s.getProtocol()),
+    (s) => {
+      const protocol = s.getProtocol();
+      s.destroy();
+      return protocol;
+    },
     (err: Error) => err.message,
   );
   permissive.close();
@@ -239,4 +243,32 @@ test('imapflow logs in over implicit TLS and over STARTTLS', async () => {
   }
   const subjects = await Promise.all((await store.sync('alice', 'INBOX')).messages.map(async (m) => /Subject: (.*)\r/.exec((await store.readMessage('alice', 'INBOX', m.uid)).toString())?.[1]));
   assert.ok(subjects.includes('appended via implicit') && subjects.includes('appended via starttls'), subjects.join(', '));
+});
+
+test('STARTTLS: an old TLS version or garbage instead of a handshake ends that connection only', async () => {
+  const old = new Client(port);
+  await old.expect(/^\* OK/);
+  old.send('s1 STARTTLS\r\n');
+  await old.expect(/s1 OK[^\r]*\r\n/);
+  await assert.rejects(
+    (async () => {
+      const s = (old as unknown as { s: net.Socket }).s;
+      s.removeAllListeners('data');
+      await new Promise<void>((resolve, reject) => {
+        const t = tls.connect({ socket: s, ca: cert.pem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }, resolve);
+        t.once('error', reject);
+      });
+    })(),
+    /protocol version|PROTOCOL_VERSION|no protocols available|unsupported protocol/i,
+  );
+  const garbage = new Client(port);
+  await garbage.expect(/^\* OK/);
+  garbage.send('s1 STARTTLS\r\n');
+  await garbage.expect(/s1 OK[^\r]*\r\n/);
+  garbage.send('a1 LOGIN alice secret\r\n'.repeat(20));
+  await waitFor(() => garbage.closed, 'the server to drop a connection that does not handshake');
+  assert.doesNotMatch(garbage.plain.slice(garbage.plain.indexOf('s1 OK')), /a1/);
+  const fine = new Client(port);
+  await fine.expect(/^\* OK/);
+  fine.close();
 });
