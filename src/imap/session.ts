@@ -595,14 +595,8 @@ export class ImapSession {
     if (!m || !args[2]) throw new ImapSyntaxError('expected [+|-]FLAGS[.SILENT] (flags)');
     const flags = this.flagList(args.length > 3 ? { t: 'list', v: args.slice(2) } : args[2]);
     const silent = m[2] !== undefined;
-    const targets = await this.targets(setText, byUid);
-    const added = m[1] === '-' || targets.length === 0 ? [] : flags.filter((f) => !f.startsWith('\\') && !sel.keywords.has(f.toLowerCase()));
-    if (added.length > 0) {
-      // A keyword new to the mailbox: clients learn it from FLAGS before seeing it on a message.
-      for (const k of added) sel.keywords.add(k.toLowerCase());
-      this.write(this.flagsLines(await this.ctx.store.listKeywords(this.user!, sel.mailbox).then((ks) => [...new Set([...ks, ...added])]), false));
-    }
-    for (const t of targets) {
+    let added = m[1] === '-' ? [] : flags.filter((f) => !f.startsWith('\\') && !sel.keywords.has(f.toLowerCase()));
+    for (const t of await this.targets(setText, byUid)) {
       if (!t.info) continue;
       const now =
         m[1] === '+'
@@ -610,6 +604,13 @@ export class ImapSession {
           : m[1] === '-'
             ? await this.ctx.store.removeFlags(this.user!, sel.mailbox, t.uid, flags)
             : await this.ctx.store.setFlags(this.user!, sel.mailbox, t.uid, flags);
+      if (added.length > 0) {
+        // A keyword new to the mailbox (stored now): clients learn it from FLAGS before
+        // they see it on a message.
+        for (const k of added) sel.keywords.add(k.toLowerCase());
+        added = [];
+        this.write(this.flagsLines(await this.ctx.store.listKeywords(this.user!, sel.mailbox), false));
+      }
       this.ctx.publish(validateUpdate({ type: 'flags', user: this.user!, mailbox: sel.mailbox, uid: t.uid, flags: now }), sel.tracker);
       if (!silent) this.write(`* ${t.seq} FETCH (${byUid ? `UID ${t.uid} ` : ''}FLAGS (${now.join(' ')}))\r\n`);
     }
