@@ -102,6 +102,23 @@ program
     await relayCommand(o);
   });
 
+interface ServeImapFlags {
+  maildir: string;
+  listen: string;
+  pipe?: string | boolean;
+  users?: string;
+  verbose: boolean;
+  metrics?: string;
+  logJson: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  listenTls?: string;
+  allowPlaintext: boolean;
+  watch: boolean;
+  rescanInterval?: number;
+  maxWatches?: number;
+}
+
 program
   .command('serve-imap')
   .description('reference IMAP server on a Maildir, woken by the pipe; "ready" on stderr once serving')
@@ -116,9 +133,17 @@ program
   .option('-v, --verbose', 'log pipe events and errors to stderr', false)
   .option('--metrics <host:port>', 'serve Prometheus /metrics and /health here')
   .option('--log-json', 'log JSON lines to stderr', false)
-  .action(async (o: { maildir: string; listen: string; pipe?: string | boolean; watch: boolean; rescanInterval?: number; maxWatches?: number; users?: string; verbose: boolean; metrics?: string; logJson: boolean }) => {
+  .option('--tls-cert <file>', 'PEM certificate (chain): offers STARTTLS on --listen; reloaded on SIGHUP')
+  .option('--tls-key <file>', 'PEM private key for --tls-cert')
+  .option('--listen-tls <host:port>', 'also serve implicit TLS (IMAPS, e.g. 0.0.0.0:993); needs --tls-cert and --tls-key')
+  .option('--allow-plaintext', 'with a certificate, still accept LOGIN and AUTHENTICATE before STARTTLS', false)
+  .action(async (o: ServeImapFlags) => {
     const { serveImapCommand } = await import('./commands/serve-imap.js');
     await serveImapCommand({
+      ...(o.tlsCert !== undefined ? { tlsCert: o.tlsCert } : {}),
+      ...(o.tlsKey !== undefined ? { tlsKey: o.tlsKey } : {}),
+      ...(o.listenTls !== undefined ? { listenTls: o.listenTls } : {}),
+      allowPlaintext: o.allowPlaintext,
       logJson: o.logJson,
       noWatch: !o.watch,
       ...(o.rescanInterval !== undefined ? { rescanIntervalS: o.rescanInterval } : {}),

@@ -1,5 +1,7 @@
-import { countLines, headerFields, headerValue, parseMime, splitMessage, type MimePart } from './mime.js';
-import { ImapSyntaxError, imapString, type Token } from './tokens.js';
+import { bodyStructure } from './body-structure.js';
+import { envelope } from './envelope.js';
+import { parseMessage, withCrlf, type MimePart } from './mime.js';
+import { ImapSyntaxError, type Token } from './tokens.js';
 
 /** One FETCH data item (RFC 9051 §6.4.5), parsed. */
 export type FetchItem =
@@ -11,6 +13,7 @@ type SectionSpec = '' | 'HEADER' | 'TEXT' | 'MIME' | 'HEADER.FIELDS' | 'HEADER.F
 export interface MessageData {
   uid: number;
   flags: string[];
+  /** RFC822.SIZE: the size with CRLF line ends (see `withCrlf`). */
   size: number;
   internalDate: Date;
 }
@@ -91,17 +94,21 @@ export function imapDate(d: Date): string {
   return `"${pad(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000"`;
 }
 
-/** Renders `* n FETCH (...)` with binary-safe literals. */
+/**
+ * Renders `* n FETCH (...)` with binary-safe literals. `raw` is the message as stored; it
+ * is answered with CRLF line ends.
+ */
 export function renderFetch(seq: number, items: FetchItem[], msg: MessageData, raw: Buffer | null): Buffer {
   const out: Buffer[] = [Buffer.from(`* ${seq} FETCH (`)];
-  let first = true;
   const add = (s: string | Buffer): void => {
-    out.push(typeof s === 'string' ? Buffer.from(s, 'utf8') : s);
+    // Response text built from message bytes is latin1 (a character per byte).
+    out.push(typeof s === 'string' ? Buffer.from(s, 'latin1') : s);
   };
-  const parts = raw ? parseMime(raw) : null;
-  for (const item of items) {
-    if (!first) add(' ');
-    first = false;
+  const content = raw ? withCrlf(raw) : null;
+  let root: MimePart | null = null;
+  const message = (): MimePart => (root ??= parseMessage(content!));
+  items.forEach((item, i) => {
+    if (i > 0) add(' ');
     switch (item.kind) {
       case 'flags':
         add(`FLAGS (${msg.flags.join(' ')})`);
@@ -116,16 +123,16 @@ export function renderFetch(seq: number, items: FetchItem[], msg: MessageData, r
         add(`INTERNALDATE ${imapDate(msg.internalDate)}`);
         break;
       case 'envelope':
-        add(`ENVELOPE ${envelope(parts!.header)}`);
+        add(`ENVELOPE ${envelope(message().fields)}`);
         break;
       case 'bodystructure':
-        add(`BODYSTRUCTURE ${bodyStructure(parts!)}`);
+        add(`BODYSTRUCTURE ${bodyStructure(message(), true)}`);
         break;
       case 'body':
-        add(`BODY ${bodyStructure(parts!)}`);
+        add(`BODY ${bodyStructure(message(), false)}`);
         break;
       case 'section': {
-        let data = sectionData(raw!, parts!, item);
+        let data = sectionData(content!, message(), item);
         let label = item.label;
         if (item.partial) {
           const [start, len] = item.partial;
@@ -137,150 +144,57 @@ export function renderFetch(seq: number, items: FetchItem[], msg: MessageData, r
         break;
       }
     }
-  }
+  });
   add(')\r\n');
   return Buffer.concat(out);
 }
 
-function partAt(root: MimePart, path: number[]): MimePart | null {
-  let p: MimePart = root;
-  for (const n of path) {
-    const kids = p.type === 'message' ? (p.children[0]?.children ?? []) : p.children;
-    if (kids.length === 0 && n === 1 && p === root) continue; // single-part: part 1 is the body
-    const next = kids[n - 1];
-    if (!next) return null;
-    p = next;
+const isMultipart = (p: MimePart): boolean => p.contentType.type.toLowerCase() === 'multipart';
+const isMessage = (p: MimePart): boolean => p.contentType.type.toLowerCase() === 'message' && p.contentType.subtype.toLowerCase() === 'rfc822';
+
+/**
+ * The part a section path names (RFC 9051 §6.4.5), resolved as Dovecot does: a multipart's
+ * n-th body part; in a part that is not multipart only "1", meaning the part itself; a path
+ * that goes on below a message/rfc822 part continues in the message it carries.
+ */
+function partAt(root: MimePart, path: readonly number[]): MimePart | null {
+  let part: MimePart | null = root;
+  for (let k = 0; k < path.length && part; k++) {
+    const more = k + 1 < path.length;
+    if (isMultipart(part)) part = part.parts[path[k]! - 1] ?? null;
+    else if (path[k] !== 1 || (more && !isMessage(part))) return null;
+    if (part && more && isMessage(part)) part = part.message;
   }
-  return p;
+  return part;
 }
 
 function sectionData(raw: Buffer, root: MimePart, item: Extract<FetchItem, { kind: 'section' }>): Buffer {
-  if (item.path.length === 0) {
-    const { header, body } = splitMessage(raw);
-    switch (item.spec) {
-      case '':
-        return raw;
-      case 'TEXT':
-        return body;
-      case 'HEADER':
-        return header;
-      default:
-        return filterHeader(header, item.fields, item.spec === 'HEADER.FIELDS.NOT');
-    }
-  }
-  const part = partAt(root, item.path);
-  if (!part) return Buffer.alloc(0);
-  const inner = part.type === 'message' && part.subtype === 'rfc822' ? part.children[0] : null;
+  const none = Buffer.alloc(0);
+  if (item.path.length === 0 && item.spec === '') return raw;
+  const part = item.path.length === 0 ? root : partAt(root, item.path);
+  if (!part) return none;
+  if (item.spec === '') return part.body;
+  if (item.spec === 'MIME') return part.header;
+  // HEADER, TEXT and HEADER.FIELDS below the top need a message/rfc822 part: its message's.
+  const msg = item.path.length === 0 ? part : isMessage(part) ? part.message : null;
+  if (!msg) return none;
   switch (item.spec) {
-    case '':
-      return part.body;
-    case 'MIME':
-      return part.header;
     case 'HEADER':
-      return inner?.header ?? Buffer.alloc(0);
+      return msg.header;
     case 'TEXT':
-      return inner?.body ?? Buffer.alloc(0);
+      return msg.body;
     default:
-      return inner ? filterHeader(inner.header, item.fields, item.spec === 'HEADER.FIELDS.NOT') : Buffer.alloc(0);
+      return filterHeader(msg, item.fields, item.spec === 'HEADER.FIELDS.NOT');
   }
 }
 
-function filterHeader(header: Buffer, fields: string[], not: boolean): Buffer {
-  const want = new Set(fields.map((f) => f.toLowerCase()));
-  const kept = headerFields(header).filter((f) => want.has(f.name.toLowerCase()) !== not);
-  return Buffer.from(kept.map((f) => f.raw + '\r\n').join('') + '\r\n', 'latin1');
-}
-
-// ---- ENVELOPE ---------------------------------------------------------------------------
-
-function nstring(v: string | null): string {
-  return v === null || v === '' ? 'NIL' : imapString(v);
-}
-
-function envelope(header: Buffer): string {
-  const h = (n: string): string | null => headerValue(header, n);
-  const from = addresses(h('from'));
-  const sender = addresses(h('sender')) ?? from;
-  const replyTo = addresses(h('reply-to')) ?? from;
-  return `(${[
-    nstring(h('date')),
-    nstring(h('subject')),
-    from ?? 'NIL',
-    sender ?? 'NIL',
-    replyTo ?? 'NIL',
-    addresses(h('to')) ?? 'NIL',
-    addresses(h('cc')) ?? 'NIL',
-    addresses(h('bcc')) ?? 'NIL',
-    nstring(h('in-reply-to')),
-    nstring(h('message-id')),
-  ].join(' ')})`;
-}
-
-/** `"A" <a@x>, b@y` → `(("A" NIL "a" "x")(NIL NIL "b" "y"))`; groups are flattened. */
-function addresses(value: string | null): string | null {
-  if (!value) return null;
-  const out: string[] = [];
-  for (const item of splitAddresses(value)) {
-    let name: string | null = null;
-    let addr = item.trim();
-    const angle = /^(.*)<([^>]*)>\s*$/.exec(addr);
-    if (angle) {
-      name = angle[1]!.trim().replace(/^"(.*)"$/, '$1') || null;
-      addr = angle[2]!.trim();
-    } else {
-      addr = addr.replace(/\s*\(.*\)\s*$/, '');
-    }
-    const colon = addr.indexOf(':'); // group syntax "name: a@b"
-    if (colon >= 0 && !addr.includes('@', colon) && !angle) continue;
-    const at = addr.lastIndexOf('@');
-    const mailbox = at >= 0 ? addr.slice(0, at) : addr;
-    const host = at >= 0 ? addr.slice(at + 1) : null;
-    if (!mailbox) continue;
-    out.push(`(${nstring(name)} NIL ${nstring(mailbox)} ${nstring(host)})`);
-    if (out.length >= 1000) break;
-  }
-  return out.length ? `(${out.join('')})` : null;
-}
-
-function splitAddresses(v: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let q = false;
-  let angle = 0;
-  for (const c of v.replace(/^[^:<>"]*:(?=[^;]*;?\s*$)/, '').replace(/;\s*$/, '')) {
-    if (c === '"') q = !q;
-    else if (!q && c === '<') angle++;
-    else if (!q && c === '>') angle = Math.max(0, angle - 1);
-    if (c === ',' && !q && angle === 0) {
-      if (cur.trim()) out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  if (cur.trim()) out.push(cur);
-  return out;
-}
-
-// ---- BODYSTRUCTURE ------------------------------------------------------------------------
-
-function bodyStructure(p: MimePart): string {
-  if (p.type === 'multipart' && p.children.length > 0) {
-    return `(${p.children.map(bodyStructure).join('')} ${imapString(p.subtype.toUpperCase())})`;
-  }
-  const params = p.params.size ? `(${[...p.params].map(([k, v]) => `${imapString(k.toUpperCase())} ${imapString(v)}`).join(' ')})` : 'NIL';
-  const h = (n: string): string | null => headerValue(p.header, n);
-  const enc = (h('content-transfer-encoding') ?? '7BIT').toUpperCase();
-  const fields = [
-    imapString(p.type.toUpperCase()),
-    imapString(p.subtype.toUpperCase()),
-    params,
-    nstring(h('content-id')),
-    nstring(h('content-description')),
-    imapString(enc),
-    String(p.body.length),
-  ];
-  if (p.type === 'text') fields.push(String(countLines(p.body)));
-  else if (p.type === 'message' && p.subtype === 'rfc822' && p.children[0]) {
-    fields.push(envelope(p.children[0].header), bodyStructure(p.children[0]), String(countLines(p.body)));
-  }
-  return `(${fields.join(' ')})`;
+/**
+ * HEADER.FIELDS ends with the empty line always, HEADER.FIELDS.NOT only when the header
+ * had one: what Dovecot sends.
+ */
+function filterHeader(msg: MimePart, names: string[], not: boolean): Buffer {
+  const want = new Set(names.map((f) => f.toLowerCase()));
+  const kept = msg.fields.filter((f) => want.has(f.name.toLowerCase()) !== not);
+  const end = !not || msg.headerEnded ? '\r\n' : '';
+  return Buffer.from(kept.map((f) => f.raw + '\r\n').join('') + end, 'latin1');
 }

@@ -1,143 +1,197 @@
 /**
- * Just enough RFC 5322 / MIME to answer FETCH: split header from body, read header fields,
- * walk multipart bodies. Works on raw bytes; never throws on malformed mail.
+ * Just enough RFC 5322 / MIME to answer FETCH and SEARCH, parsed the way Dovecot 2.3 does
+ * (the differential test holds us to it): on raw bytes (header text is handled as latin1,
+ * one character per byte, so 8-bit data goes back out unchanged), never throwing on
+ * malformed mail. Messages are first seen with CRLF line ends (see `withCrlf`): sizes,
+ * offsets and line counts are those a client receives.
  */
+import { parseContentType, type ContentType } from './header-params.js';
+
+export interface HeaderField {
+  /** As written. */
+  name: string;
+  /** Unfolded (CR and LF removed, the folding white space kept), trimmed. */
+  value: string;
+  /** The field's lines as in the message, CRLF between them, none at the end. */
+  raw: string;
+}
+
 export interface MimePart {
+  /** The header as in the message, with the empty line that ends it when there is one. */
   header: Buffer;
+  /** Whether the header ended with an empty line (otherwise the part is all header). */
+  headerEnded: boolean;
   body: Buffer;
-  /** Parsed Content-Type: type/subtype lower-cased, parameters with lower-cased names. */
-  type: string;
-  subtype: string;
-  params: Map<string, string>;
-  children: MimePart[];
+  fields: HeaderField[];
+  contentType: ContentType;
+  /** multipart/*: its body parts, in order (possibly none, for broken mail). */
+  parts: MimePart[];
+  /** message/rfc822: the message it carries. */
+  message: MimePart | null;
 }
 
 const MAX_PARTS = 500;
 const MAX_DEPTH = 20;
+const LF = 0x0a;
+const CR = 0x0d;
 
-export function splitMessage(raw: Buffer): { header: Buffer; body: Buffer } {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  let end: number;
-  let sep: number;
-  if (crlf >= 0 && (lf < 0 || crlf < lf)) {
-    end = crlf + 2;
-    sep = 4;
-  } else if (lf >= 0) {
-    end = lf + 1;
-    sep = 2;
-  } else {
-    return { header: raw, body: Buffer.alloc(0) };
-  }
-  return { header: raw.subarray(0, end), body: raw.subarray(end - (sep === 4 ? 2 : 1) + sep) };
-}
-
-/** Header fields in order, unfolded; names as written. */
-export function headerFields(header: Buffer): { name: string; value: string; raw: string }[] {
-  const text = header.toString('latin1');
-  const lines = text.split(/\r?\n/);
-  const out: { name: string; value: string; raw: string }[] = [];
-  for (const line of lines) {
-    if (line === '') continue;
-    if ((line[0] === ' ' || line[0] === '\t') && out.length > 0) {
-      const last = out[out.length - 1]!;
-      last.value += ' ' + line.trim();
-      last.raw += '\r\n' + line;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    out.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim(), raw: line });
+/**
+ * The message as IMAP clients must get it: every bare LF made CRLF (RFC 9051 §2.2; Maildir
+ * files written by an MDA usually end lines with LF alone). The same Buffer when nothing
+ * needs changing.
+ */
+export function withCrlf(raw: Buffer): Buffer {
+  const bare = bareLineFeeds(raw);
+  if (bare === 0) return raw;
+  const out = Buffer.allocUnsafe(raw.length + bare);
+  let o = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c === LF && (i === 0 || raw[i - 1] !== CR)) out[o++] = CR;
+    out[o++] = c;
   }
   return out;
 }
 
-export function headerValue(header: Buffer, name: string): string | null {
-  const lower = name.toLowerCase();
-  return headerFields(header).find((f) => f.name.toLowerCase() === lower)?.value ?? null;
+function bareLineFeeds(raw: Buffer): number {
+  let bare = 0;
+  for (let i = raw.indexOf(LF); i >= 0; i = raw.indexOf(LF, i + 1)) if (i === 0 || raw[i - 1] !== CR) bare++;
+  return bare;
 }
 
-/** `text/plain; charset="utf-8"` → parts. */
-export function parseContentType(value: string | null): { type: string; subtype: string; params: Map<string, string> } {
-  const params = new Map<string, string>();
-  if (!value) return { type: 'text', subtype: 'plain', params: new Map([['charset', 'us-ascii']]) };
-  const [mime, ...rest] = splitParams(value);
-  const [type, subtype] = (mime ?? '').toLowerCase().split('/');
-  for (const p of rest) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) continue;
-    let v = p.slice(eq + 1).trim();
-    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    params.set(p.slice(0, eq).trim().toLowerCase(), v);
+/** `withCrlf(raw).length`, without making the copy. */
+export const crlfSize = (raw: Buffer): number => raw.length + bareLineFeeds(raw);
+
+/** Splits at the first empty line; without one, all of it is header. */
+export function splitHeader(raw: Buffer): { header: Buffer; body: Buffer; ended: boolean } {
+  let pos = 0;
+  while (pos < raw.length) {
+    const nl = raw.indexOf(LF, pos);
+    if (nl < 0) break;
+    if (nl === pos || (nl === pos + 1 && raw[pos] === CR)) return { header: raw.subarray(0, nl + 1), body: raw.subarray(nl + 1), ended: true };
+    pos = nl + 1;
   }
-  if (!type || !subtype) return { type: 'text', subtype: 'plain', params };
-  return { type, subtype, params };
+  return { header: raw, body: raw.subarray(raw.length), ended: false };
 }
 
-function splitParams(value: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (const c of value) {
-    if (c === '"') quoted = !quoted;
-    if (c === ';' && !quoted) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += c;
-  }
-  out.push(cur.trim());
-  return out.filter((s) => s !== '');
-}
-
-export function parseMime(raw: Buffer, depth = 0, budget = { parts: 0 }): MimePart {
-  const { header, body } = splitMessage(raw);
-  const ct = parseContentType(headerValue(header, 'content-type'));
-  const part: MimePart = { header, body, ...ct, children: [] };
-  budget.parts++;
-  const boundary = ct.params.get('boundary');
-  if (ct.type === 'multipart' && boundary && depth < MAX_DEPTH) {
-    for (const child of splitMultipart(body, boundary)) {
-      if (budget.parts >= MAX_PARTS) break;
-      part.children.push(parseMime(child, depth + 1, budget));
+/** Header fields in order; lines that are no field (no colon) are skipped. */
+export function parseHeaderFields(header: Buffer): HeaderField[] {
+  const out: HeaderField[] = [];
+  let current: HeaderField | null = null;
+  for (const line of header.toString('latin1').split(/\r?\n/)) {
+    if (line === '') continue;
+    if ((line[0] === ' ' || line[0] === '\t') && current) {
+      current.value += line;
+      current.raw += '\r\n' + line;
+      continue;
     }
-  } else if (ct.type === 'message' && ct.subtype === 'rfc822' && depth < MAX_DEPTH && budget.parts < MAX_PARTS) {
-    part.children.push(parseMime(body, depth + 1, budget));
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      current = null;
+      continue;
+    }
+    current = { name: line.slice(0, colon).trim(), value: line.slice(colon + 1), raw: line };
+    out.push(current);
+  }
+  for (const f of out) f.value = f.value.trim();
+  return out;
+}
+
+/** The last field of that name (Dovecot's ENVELOPE and BODYSTRUCTURE take the last one). */
+export function lastField(fields: readonly HeaderField[], name: string): HeaderField | undefined {
+  const lower = name.toLowerCase();
+  for (let i = fields.length - 1; i >= 0; i--) if (fields[i]!.name.toLowerCase() === lower) return fields[i];
+  return undefined;
+}
+
+export function fieldValue(fields: readonly HeaderField[], name: string): string | null {
+  return lastField(fields, name)?.value ?? null;
+}
+
+/** Parses a whole message (give it `withCrlf(raw)`). */
+export function parseMessage(raw: Buffer): MimePart {
+  return parsePart(raw, false, 0, { parts: 0 });
+}
+
+function parsePart(raw: Buffer, inDigest: boolean, depth: number, budget: { parts: number }): MimePart {
+  budget.parts++;
+  const { header, body, ended } = splitHeader(raw);
+  const fields = parseHeaderFields(header);
+  const contentType = parseContentType(fieldValue(fields, 'content-type'), inDigest);
+  const part: MimePart = { header, headerEnded: ended, body, fields, contentType, parts: [], message: null };
+  const type = contentType.type.toLowerCase();
+  if (depth >= MAX_DEPTH) return part;
+  if (type === 'multipart') {
+    const boundary = contentType.params.find(([k]) => k.toLowerCase() === 'boundary')?.[1];
+    if (boundary) {
+      const digest = contentType.subtype.toLowerCase() === 'digest';
+      for (const child of splitMultipart(body, boundary)) {
+        if (budget.parts >= MAX_PARTS) break;
+        part.parts.push(parsePart(child, digest, depth + 1, budget));
+      }
+    }
+  } else if (type === 'message' && contentType.subtype.toLowerCase() === 'rfc822' && budget.parts < MAX_PARTS) {
+    part.message = parsePart(body, false, depth + 1, budget);
   }
   return part;
 }
 
+/**
+ * The body parts between `--boundary` lines (RFC 2046 §5.1.1). The CRLF before a delimiter
+ * belongs to it, unless it ends a nested multipart's close delimiter line (then, as in
+ * Dovecot, it stays in the part); the preamble and anything after the close delimiter are
+ * dropped; a last part that no delimiter ends runs to the end of the body.
+ */
 function splitMultipart(body: Buffer, boundary: string): Buffer[] {
-  const delim = Buffer.from('--' + boundary);
+  const delim = Buffer.from('--' + boundary, 'latin1');
   const out: Buffer[] = [];
-  let pos = 0;
   let start = -1;
-  for (;;) {
+  let pos = 0;
+  while (pos <= body.length) {
     const at = body.indexOf(delim, pos);
     if (at < 0) break;
-    const lineStart = at === 0 || body[at - 1] === 0x0a;
-    if (!lineStart) {
-      pos = at + delim.length;
+    if (at > 0 && body[at - 1] !== LF) {
+      pos = at + 1;
       continue;
     }
     if (start >= 0) {
       let end = at;
-      if (body[end - 1] === 0x0a) end--;
-      if (body[end - 1] === 0x0d) end--;
-      out.push(body.subarray(start, Math.max(start, end)));
+      const whole = body.subarray(start, end);
+      if (!endsWithCloseDelimiter(whole)) {
+        if (end > start && body[end - 1] === LF) end--;
+        if (end > start && body[end - 1] === CR) end--;
+      }
+      out.push(body.subarray(start, end));
+      start = -1;
     }
     const after = at + delim.length;
-    if (body[after] === 0x2d && body[after + 1] === 0x2d) break; // closing delimiter
-    const nl = body.indexOf(0x0a, after);
-    if (nl < 0) break;
+    if (body[after] === 0x2d && body[after + 1] === 0x2d) return out; // close delimiter
+    const nl = body.indexOf(LF, after);
+    if (nl < 0) return out;
     start = nl + 1;
     pos = start;
   }
+  if (start >= 0) out.push(body.subarray(start));
   return out;
 }
 
+/** Whether an entity (a multipart, or a message carrying one) ends with its close delimiter line. */
+function endsWithCloseDelimiter(entity: Buffer, depth = 0): boolean {
+  if (depth > MAX_DEPTH) return false;
+  const { header, body } = splitHeader(entity);
+  const ct = parseContentType(fieldValue(parseHeaderFields(header), 'content-type'));
+  const type = ct.type.toLowerCase();
+  if (type === 'message' && ct.subtype.toLowerCase() === 'rfc822') return endsWithCloseDelimiter(body, depth + 1);
+  const boundary = type === 'multipart' ? ct.params.find(([k]) => k.toLowerCase() === 'boundary')?.[1] : undefined;
+  if (!boundary || body.length < 2 || body[body.length - 1] !== LF) return false;
+  const text = body.toString('latin1');
+  const lastLine = text.slice(text.lastIndexOf('\n', text.length - 2) + 1).replace(/[ \t]*\r?\n$/, '');
+  return lastLine === `--${boundary}--`;
+}
+
+/** Lines as IMAP counts them for BODYSTRUCTURE: the line ends in the part. */
 export function countLines(b: Buffer): number {
   let n = 0;
-  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++;
-  if (b.length > 0 && b[b.length - 1] !== 0x0a) n++;
+  for (let i = b.indexOf(LF); i >= 0; i = b.indexOf(LF, i + 1)) n++;
   return n;
 }

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { isPipeError } from '../errors.js';
+import tls from 'node:tls';
+import { isPipeError, PipeError } from '../errors.js';
 import { MaildirStore, type MaildirStoreOptions, type MailboxState as StoreState } from '../maildir/maildir-store.js';
 import { Announcer } from '../maildir/watch/announcer.js';
 import { MaildirWatcher, type MaildirWatcherOptions } from '../maildir/watch/tree-watcher.js';
@@ -9,7 +10,9 @@ import type { SessionTracker } from '../tracker/session-tracker.js';
 import { TrackerRegistry } from '../tracker/registry.js';
 import type { Update } from '../update/update.js';
 import { DEFAULT_READER_LIMITS, type ReaderLimits } from './command-reader.js';
+import { MessageSizes } from './message-size.js';
 import { ImapSession } from './session.js';
+import type { TlsCredentials } from './tls.js';
 import type { Credentials } from './users.js';
 
 export interface ImapServerOptions {
@@ -31,6 +34,13 @@ export interface ImapServerOptions {
   log?: (line: string) => void;
   /** Called for every update that arrives from the pipe (metrics). */
   onPipeUpdate?: (meta: Meta) => void;
+  /** A certificate: STARTTLS on the plain listener, and `listenTls` for implicit TLS. */
+  tls?: TlsCredentials;
+  /**
+   * With a certificate, LOGIN and AUTHENTICATE are refused until STARTTLS (LOGINDISABLED,
+   * RFC 9051 §6.2.3) unless this is set.
+   */
+  allowPlaintext?: boolean;
 }
 
 export const HIERARCHY_DELIMITER = '/';
@@ -42,6 +52,11 @@ export interface ServerContext {
   readonly registry: TrackerRegistry;
   readonly limits: ReaderLimits;
   readonly maxLoginFailures: number;
+  readonly tls: TlsCredentials | null;
+  /** LOGIN and AUTHENTICATE may be used without TLS. */
+  readonly allowPlaintext: boolean;
+  /** RFC822.SIZE of messages, found once. */
+  readonly sizes: MessageSizes;
   /** A session selected (`on`) or left a mailbox: pipes that filter by interest follow. */
   interest(user: string, mailbox: string, on: boolean): Promise<void>;
   /** Applies this process' own change to its sessions and pushes it to the pipe. */
@@ -69,8 +84,13 @@ export class ImapServer implements ServerContext {
   readonly registry: TrackerRegistry;
   readonly limits: ReaderLimits;
   readonly maxLoginFailures: number;
+  readonly sizes = new MessageSizes();
+  readonly tls: TlsCredentials | null;
+  readonly allowPlaintext: boolean;
   private readonly pipe: UpdatePipe | null;
   private readonly server: net.Server;
+  private tlsServer: tls.Server | null = null;
+  private stopReloads: (() => void) | null = null;
   private readonly sessions = new Set<ImapSession>();
   private readonly maxConnections: number;
   private readonly logFn: (line: string) => void;
@@ -88,6 +108,8 @@ export class ImapServer implements ServerContext {
     this.maxLoginFailures = o.maxLoginFailures ?? 3;
     this.logFn = o.log ?? (() => {});
     this.onPipeUpdate = o.onPipeUpdate;
+    this.tls = o.tls ?? null;
+    this.allowPlaintext = o.allowPlaintext ?? false;
     this.registry = new TrackerRegistry({
       hierarchyDelimiter: HIERARCHY_DELIMITER,
       onResyncNeeded: (t) => {
@@ -108,7 +130,7 @@ export class ImapServer implements ServerContext {
       log: (line) => this.log(line),
     });
     this.watcher = o.watch === false ? null : new MaildirWatcher(this.store, { ...o.watch, announcer: this.announcer, log: (line) => this.log(line) });
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = net.createServer((socket) => this.accept(socket, false));
   }
 
   get sessionCount(): number {
@@ -130,15 +152,20 @@ export class ImapServer implements ServerContext {
       this.watcher.on('role', (role: string, detail: string) => this.log(`watcher ${role}: ${detail}`));
       await this.watcher.start();
     }
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address() as net.AddressInfo;
-    return { host: addr.address, port: addr.port };
+    return bind(this.server, host, port);
+  }
+
+  /** Implicit TLS (RFC 8314 §3.3, port 993) beside the plain listener; needs `tls`. */
+  async listenTls(host: string, port: number): Promise<{ host: string; port: number }> {
+    const creds = this.tls;
+    if (!creds) throw new PipeError('USAGE', 'an implicit TLS listener needs a certificate (--tls-cert and --tls-key)');
+    if (this.tlsServer) throw new PipeError('USAGE', 'already listening for TLS');
+    const server = tls.createServer({ ...creds.options, handshakeTimeout: 30_000 }, (socket) => this.accept(socket, true));
+    // A failed handshake (a plaintext client, a scanner) ends that connection only.
+    server.on('tlsClientError', (err) => this.log(`TLS handshake failed: ${err.message}`));
+    this.stopReloads = creds.onReload((options) => server.setSecureContext(options));
+    this.tlsServer = server;
+    return bind(server, host, port);
   }
 
   async interest(user: string, mailbox: string, on: boolean): Promise<void> {
@@ -155,22 +182,35 @@ export class ImapServer implements ServerContext {
     });
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, secure: boolean): void {
     if (this.sessions.size >= this.maxConnections) {
       socket.end('* BYE Too many connections\r\n');
       return;
     }
-    const session = new ImapSession(socket, this);
+    const session = new ImapSession(socket, this, secure);
     this.sessions.add(session);
     socket.on('close', () => this.sessions.delete(session));
   }
 
   async close(): Promise<void> {
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.stopReloads?.();
+    const closed = [this.server, this.tlsServer].map((srv) => srv && srv.listening && new Promise<void>((r) => srv.close(() => r())));
     for (const s of this.sessions) s.shutdown('Server shutting down');
-    await closed;
+    await Promise.all(closed);
     await this.watcher?.close();
     await this.announcer.close();
     await this.pipe?.close();
   }
+}
+
+async function bind(server: net.Server, host: string, port: number): Promise<{ host: string; port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as net.AddressInfo;
+  return { host: addr.address, port: addr.port };
 }

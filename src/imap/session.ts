@@ -1,22 +1,24 @@
 import type net from 'node:net';
-import { PipeError } from '../errors.js';
-import type { FlagChange, MessageInfo } from '../maildir/maildir-store.js';
+import tls from 'node:tls';
+import { isPipeError, PipeError } from '../errors.js';
+import type { FlagChange, MessageInfo, MailboxState as StoreMailboxState } from '../maildir/maildir-store.js';
 import type { SessionTracker } from '../tracker/session-tracker.js';
 import { formatUntaggedLines, type UntaggedResponse } from '../tracker/untagged.js';
 import { UidSet } from '../update/uid-set.js';
 import { validateFlags, validateUpdate, type Flag } from '../update/update.js';
 import { CommandReader, type Part, type ReaderEvent } from './command-reader.js';
 import { needsContent, parseFetchItems, renderFetch, setsSeen, type FetchItem } from './fetch.js';
-import { listMatcher } from './list-pattern.js';
-import { compileSearch } from './search.js';
+import { listLines, lsubLines, parseListArgs } from './mailbox-list.js';
+import { compileSearch, UnknownCharsetError } from './search.js';
 import { resolveSet } from './sequence.js';
 import { HIERARCHY_DELIMITER, trackerState, type ServerContext } from './server.js';
 import { astring, ImapSyntaxError, imapString, tokenize, type Token } from './tokens.js';
 import { verifyPassword } from './users.js';
 import { decodeMailboxName, encodeMailboxName } from './utf7.js';
 
-const CAPABILITIES = 'IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN';
+const EXTENSIONS = 'IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN LIST-EXTENDED';
 const SYSTEM_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
+const SYSTEM_FLAG_NAMES: ReadonlySet<string> = new Set(SYSTEM_FLAGS.toLowerCase().split(' '));
 const AUTOLOGOUT_MS = 30 * 60_000;
 const TAG = /^[\x21-\x7e]+$/;
 
@@ -30,6 +32,8 @@ interface Selected {
   mailbox: string;
   readOnly: boolean;
   uidValidity: number;
+  /** Keywords the client was told of in FLAGS (lower case): a new one means a new FLAGS. */
+  keywords: Set<string>;
 }
 
 /** A command's result: its tagged status line, and whether expunges may be sent before it. */
@@ -54,18 +58,66 @@ export class ImapSession {
   private loginFailures = 0;
   /** Set when the connection must end right after the current tagged reply. */
   private byeAfterReply: string | null = null;
-  private readonly reader: CommandReader;
+  private reader: CommandReader;
+  private readonly onData = (c: Buffer): void => this.reader.push(c);
 
   constructor(
-    private readonly socket: net.Socket,
+    private socket: net.Socket,
     private readonly ctx: ServerContext,
+    /** TLS is in place (implicit TLS, or after STARTTLS). */
+    private secure = false,
   ) {
-    this.reader = new CommandReader((e) => this.onReader(e), ctx.limits);
-    socket.on('data', (c: Buffer) => this.reader.push(c));
+    this.reader = this.newReader();
+    socket.on('data', this.onData);
     socket.on('error', () => {});
     socket.on('close', () => this.cleanup());
     socket.setTimeout(AUTOLOGOUT_MS, () => this.shutdown('Autologout; idle for too long'));
-    this.write(`* OK [CAPABILITY ${CAPABILITIES}] updatepipe reference IMAP server ready\r\n`);
+    this.write(`* OK [CAPABILITY ${this.capabilities()}] updatepipe reference IMAP server ready\r\n`);
+  }
+
+  /** A reader whose events count only while it is the session's reader (see STARTTLS). */
+  private newReader(): CommandReader {
+    const reader: CommandReader = new CommandReader((e) => {
+      if (this.reader === reader) this.onReader(e);
+    }, this.ctx.limits);
+    return reader;
+  }
+
+  /** With a certificate and no TLS yet, credentials must not be sent (unless allowed). */
+  private get plaintextRefused(): boolean {
+    return this.ctx.tls !== null && !this.secure && !this.ctx.allowPlaintext;
+  }
+
+  private capabilities(): string {
+    const starttls = this.ctx.tls !== null && !this.secure && this.state === 'notauth';
+    return `IMAP4rev1 LITERAL+ SASL-IR ${starttls ? 'STARTTLS ' : ''}${this.plaintextRefused ? 'LOGINDISABLED' : 'AUTH=PLAIN'} ${EXTENSIONS}`;
+  }
+
+  /**
+   * STARTTLS (RFC 9051 §6.2.1): the OK in plaintext, then the handshake on the same
+   * connection. Whatever the client sent after the command before TLS is dropped unread:
+   * a man in the middle could have added it (the CVE-2011-0411 class of bugs).
+   */
+  private startTls(tag: string): Done | null {
+    const creds = this.ctx.tls;
+    if (!creds) return no('STARTTLS is not available on this server (no certificate)');
+    if (this.secure) return { status: 'BAD', text: 'TLS is active already', allowExpunge: false };
+    // The old reader may be in the middle of the very chunk that carried STARTTLS: from now
+    // on nothing it parses counts (see newReader), and nothing already queued runs.
+    this.queue.length = 0;
+    this.reader = this.newReader();
+    const plain = this.socket;
+    plain.off('data', this.onData);
+    plain.write(`${tag} OK begin TLS negotiation now\r\n`);
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: creds.secureContext });
+    secure.on('data', this.onData);
+    secure.on('error', (err) => {
+      this.ctx.log(`STARTTLS handshake failed: ${err.message}`);
+      plain.destroy();
+    });
+    this.socket = secure;
+    this.secure = true;
+    return null;
   }
 
   shutdown(reason: string): void {
@@ -197,7 +249,7 @@ export class ImapSession {
 
   private async dispatch(tag: string, name: string, args: Token[], byUid: boolean): Promise<Done | null> {
     const anyState: Record<string, () => Promise<Done | null> | Done | null> = {
-      CAPABILITY: () => (this.write(`* CAPABILITY ${CAPABILITIES}\r\n`), ok('CAPABILITY completed')),
+      CAPABILITY: () => (this.write(`* CAPABILITY ${this.capabilities()}\r\n`), ok('CAPABILITY completed')),
       NOOP: () => ok('NOOP completed'),
       CHECK: () => ok('CHECK completed'),
       ID: () => (this.write('* ID ("name" "updatepipe")\r\n'), ok('ID completed')),
@@ -213,6 +265,8 @@ export class ImapSession {
     if (any && !byUid) return any();
     if (this.state === 'notauth') {
       if (byUid) return { status: 'BAD', text: 'log in first', allowExpunge: false };
+      if (name === 'STARTTLS') return this.startTls(tag);
+      if ((name === 'LOGIN' || name === 'AUTHENTICATE') && this.plaintextRefused) return no('[PRIVACYREQUIRED] use STARTTLS first');
       if (name === 'LOGIN') return this.login(astring(args[0], 'user'), astring(args[1], 'password'));
       if (name === 'AUTHENTICATE') {
         const mech = astring(args[0], 'mechanism').toUpperCase();
@@ -222,7 +276,6 @@ export class ImapSession {
         this.write('+ \r\n');
         return null;
       }
-      if (name === 'STARTTLS') return no('STARTTLS is not available on this server');
       return { status: 'BAD', text: `${name} not allowed before LOGIN`, allowExpunge: false };
     }
     if (byUid) {
@@ -238,8 +291,9 @@ export class ImapSession {
         this.write(`* NAMESPACE (("" "${HIERARCHY_DELIMITER}")) NIL NIL\r\n`);
         return ok('NAMESPACE completed');
       case 'LIST':
+        return this.list(args);
       case 'LSUB':
-        return this.list(name, astring(args[0], 'reference'), astring(args[1], 'mailbox pattern'));
+        return this.lsub(astring(args[0], 'reference'), astring(args[1], 'mailbox pattern'));
       case 'STATUS':
         return this.status(this.mailboxArg(args[0]), args[1]);
       case 'CREATE':
@@ -250,8 +304,7 @@ export class ImapSession {
         return this.mailboxOp('rename', this.mailboxArg(args[0]), this.mailboxArg(args[1]));
       case 'SUBSCRIBE':
       case 'UNSUBSCRIBE':
-        this.mailboxArg(args[0]);
-        return ok(`${name} completed`);
+        return this.subscription(name === 'SUBSCRIBE' ? 'subscribe' : 'unsubscribe', this.mailboxArg(args[0]));
       case 'APPEND':
         return this.append(args);
       case 'SELECT':
@@ -303,7 +356,7 @@ export class ImapSession {
       this.user = user;
       this.state = 'auth';
       await this.ctx.store.ensureUser(user);
-      return ok(`[CAPABILITY ${CAPABILITIES}] logged in`);
+      return ok(`[CAPABILITY ${this.capabilities()}] logged in`);
     }
     await new Promise((r) => setTimeout(r, 200)); // slows guessing
     if (++this.loginFailures >= this.ctx.maxLoginFailures) this.byeAfterReply = 'Too many failed logins';
@@ -320,32 +373,31 @@ export class ImapSession {
 
   // ---- mailboxes -----------------------------------------------------------------------
 
-  private async list(cmd: string, reference: string, pattern: string): Promise<Done> {
-    if (pattern === '') {
-      this.write(`* ${cmd} (\\Noselect) "${HIERARCHY_DELIMITER}" ""\r\n`);
-      return ok(`${cmd} completed`);
-    }
-    const ref = decodeMailboxName(reference) ?? reference;
-    const pat = decodeMailboxName(pattern) ?? pattern;
-    const match = listMatcher(ref, pat, HIERARCHY_DELIMITER);
-    const names = await this.ctx.store.listMailboxes(this.user!);
-    const all = new Set(names);
-    // Levels above a mailbox that do not exist themselves (another tool made `a/b` alone,
-    // or `a` was deleted and its children stayed) are listed \Noselect (RFC 3501 §6.3.8),
-    // so clients can still show the tree.
-    const levels = new Set<string>();
-    for (const n of names) {
-      for (let i = n.indexOf(HIERARCHY_DELIMITER); i > 0; i = n.indexOf(HIERARCHY_DELIMITER, i + 1)) levels.add(n.slice(0, i));
-      levels.add(n);
-    }
-    for (const n of levels) {
-      if (!match(n)) continue;
-      const children = names.some((o) => o.startsWith(n + HIERARCHY_DELIMITER));
-      const attrs = [children ? '\\HasChildren' : '\\HasNoChildren'];
-      if (!all.has(n)) attrs.push('\\Noselect');
-      this.write(`* ${cmd} (${attrs.join(' ')}) "${HIERARCHY_DELIMITER}" ${imapString(encodeMailboxName(n))}\r\n`);
-    }
-    return ok(`${cmd} completed`);
+  private async list(args: Token[]): Promise<Done> {
+    const req = parseListArgs(args);
+    const needSubs = req.selectSubscribed || req.returnSubscribed;
+    const [names, subs] = await Promise.all([this.ctx.store.listMailboxes(this.user!), needSubs ? this.subscribed() : []]);
+    this.write(listLines(req, names, subs, HIERARCHY_DELIMITER));
+    return ok('LIST completed');
+  }
+
+  private async lsub(reference: string, pattern: string): Promise<Done> {
+    this.write(lsubLines(reference, pattern, await this.subscribed(), HIERARCHY_DELIMITER));
+    return ok('LSUB completed');
+  }
+
+  private async subscribed(): Promise<string[]> {
+    return (await this.ctx.store.subscriptions(this.user!)).list();
+  }
+
+  /** SUBSCRIBE only to a mailbox that exists (Dovecot's rule); UNSUBSCRIBE of anything. */
+  private async subscription(op: 'subscribe' | 'unsubscribe', mailbox: string): Promise<Done> {
+    const user = this.user!;
+    if (op === 'subscribe' && !(await this.ctx.store.listMailboxes(user)).includes(mailbox)) return no(`[NONEXISTENT] mailbox "${mailbox}" does not exist`);
+    const subs = await this.ctx.store.subscriptions(user);
+    const changed = op === 'subscribe' ? await subs.subscribe(mailbox) : await subs.unsubscribe(mailbox);
+    if (changed) this.ctx.publish(validateUpdate({ type: 'mailbox', user, mailbox, op }));
+    return ok(`${op.toUpperCase()} completed`);
   }
 
   private async status(mailbox: string, items: Token | undefined): Promise<Done> {
@@ -359,19 +411,33 @@ export class ImapSession {
       else if (k === 'UIDVALIDITY') out.push(`UIDVALIDITY ${s.uidValidity}`);
       else if (k === 'UNSEEN') out.push(`UNSEEN ${s.messages.filter((m) => !m.flags.includes('\\Seen')).length}`);
       else if (k === 'RECENT') out.push('RECENT 0');
-      else if (k === 'SIZE') out.push(`SIZE ${s.messages.reduce((n, m) => n + m.size, 0)}`);
+      else if (k === 'SIZE') out.push(`SIZE ${await this.totalSize(mailbox, s.messages)}`);
       else throw new ImapSyntaxError(`unknown STATUS item`);
     }
     this.write(`* STATUS ${imapString(encodeMailboxName(mailbox))} (${out.join(' ')})\r\n`);
-    return ok('STATUS completed');
+    // RFC 9051 §6.3.11: STATUS is not for the selected mailbox (its answer may lag behind).
+    return ok(`${this.selected?.mailbox === mailbox ? '[CLIENTBUG] ' : ''}STATUS completed`);
+  }
+
+  private async totalSize(mailbox: string, messages: readonly MessageInfo[]): Promise<number> {
+    let total = 0;
+    for (const m of messages) total += await this.ctx.sizes.of(m, () => this.ctx.store.readMessageOf(this.user!, mailbox, m));
+    return total;
   }
 
   private async mailboxOp(op: 'create' | 'delete' | 'rename', mailbox: string, to?: string): Promise<Done> {
     const user = this.user!;
     const target = mailbox.endsWith(HIERARCHY_DELIMITER) ? mailbox.slice(0, -1) : mailbox;
-    if (op === 'create') await this.ctx.store.createMailbox(user, target);
-    else if (op === 'delete') await this.ctx.store.deleteMailbox(user, target);
-    else await this.ctx.store.renameMailbox(user, target, to!);
+    try {
+      if (op === 'create') await this.ctx.store.createMailbox(user, target);
+      else if (op === 'delete') await this.ctx.store.deleteMailbox(user, target);
+      else await this.ctx.store.renameMailbox(user, target, to!);
+    } catch (err) {
+      // The response codes of RFC 5530, as Dovecot sends them.
+      if (isPipeError(err, 'BAD_INPUT') && /already exists/.test(err.message)) return no(`[ALREADYEXISTS] ${err.message}`);
+      if (isPipeError(err, 'BAD_INPUT') && /does not exist/.test(err.message)) return no(`[NONEXISTENT] ${err.message}`);
+      throw err;
+    }
     this.ctx.publish(validateUpdate({ type: 'mailbox', user, mailbox: target, op, ...(op === 'rename' ? { to } : {}) }));
     return ok(`${op.toUpperCase()} completed`);
   }
@@ -409,31 +475,44 @@ export class ImapSession {
     if (this.selected) {
       this.unselect();
       this.state = 'auth';
+      this.write('* OK [CLOSED] previous mailbox closed\r\n'); // RFC 9051 §7.1
     }
     // Listen before reading, so nothing between the read and the subscription is missed.
     await this.ctx.interest(this.user!, mailbox, true);
-    let state = { uidValidity: 0, uidNext: 0 };
+    let state: StoreMailboxState | null = null;
     let tracker;
+    let keywords: string[];
     try {
       tracker = await this.ctx.registry.select(this.user!, mailbox, async () => {
         const s = await this.ctx.store.sync(this.user!, mailbox);
         state = s;
         return trackerState(s);
       });
+      state ??= await this.ctx.store.sync(this.user!, mailbox);
+      keywords = await this.ctx.store.listKeywords(this.user!, mailbox);
     } catch (err) {
       void this.ctx.interest(this.user!, mailbox, false);
       throw err;
     }
-    this.selected = { tracker, mailbox, readOnly, uidValidity: state.uidValidity };
+    const s: StoreMailboxState = state;
+    for (const m of s.messages) for (const f of m.flags) if (!f.startsWith('\\') && !keywords.includes(f)) keywords.push(f);
+    this.selected = { tracker, mailbox, readOnly, uidValidity: s.uidValidity, keywords: new Set(keywords.map((k) => k.toLowerCase())) };
     this.state = 'selected';
+    const unseen = s.messages.findIndex((m) => !m.flags.includes('\\Seen'));
     this.write(
-      `* FLAGS (${SYSTEM_FLAGS})\r\n` +
-        `* OK [PERMANENTFLAGS (${readOnly ? '' : `${SYSTEM_FLAGS} \\*`})] flags\r\n` +
+      this.flagsLines(keywords, readOnly) +
         `* ${tracker.count} EXISTS\r\n* 0 RECENT\r\n` +
-        `* OK [UIDVALIDITY ${state.uidValidity}] UIDs valid\r\n` +
-        `* OK [UIDNEXT ${state.uidNext}] predicted next UID\r\n`,
+        (unseen >= 0 ? `* OK [UNSEEN ${unseen + 1}] first unseen\r\n` : '') +
+        `* OK [UIDVALIDITY ${s.uidValidity}] UIDs valid\r\n` +
+        `* OK [UIDNEXT ${s.uidNext}] predicted next UID\r\n`,
     );
     return ok(`[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`);
+  }
+
+  /** FLAGS and PERMANENTFLAGS: the system flags and the mailbox's keywords (RFC 9051 §7.3.5). */
+  private flagsLines(keywords: readonly string[], readOnly: boolean): string {
+    const all = [SYSTEM_FLAGS, ...keywords].join(' ');
+    return `* FLAGS (${all})\r\n* OK [PERMANENTFLAGS (${readOnly ? '' : `${all} \\*`})] flags\r\n`;
   }
 
   private idle(tag: string): Done | null {
@@ -463,9 +542,11 @@ export class ImapSession {
     if (args.length > 2) throw new ImapSyntaxError('unexpected FETCH arguments');
     if (byUid && !items.some((i) => i.kind === 'uid')) items = [{ kind: 'uid' }, ...items];
     const markSeen = setsSeen(items) && !sel.readOnly;
-    if (markSeen && !items.some((i) => i.kind === 'flags')) items = [...items, { kind: 'flags' }];
     const content = needsContent(items);
-    const tellsFlags = items.some((i) => i.kind === 'flags');
+    const asksFlags = items.some((i) => i.kind === 'flags');
+    const wantsSize = items.some((i) => i.kind === 'size');
+    // A message this FETCH marks \Seen gets its new FLAGS in the same response (RFC 9051 §6.4.5).
+    const withFlags: FetchItem[] = asksFlags ? items : [...items, { kind: 'flags' }];
     const targets = await this.targets(setText, byUid);
     // One store call (one lock, one UID list write) for every message the FETCH marks \Seen.
     const unseen = markSeen ? targets.filter((t) => t.info && !t.info.flags.includes('\\Seen')).map((t) => t.uid) : [];
@@ -473,17 +554,21 @@ export class ImapSession {
     for (const c of seen.values()) this.publishFlags(sel, c);
     for (const t of targets) {
       if (!t.info) continue; // expunged elsewhere, expunge held back: RFC 2180 §4.1.3
-      const flags = seen.get(t.uid)?.flags ?? t.info.flags;
+      const marked = seen.get(t.uid);
+      const seenNow = marked?.changed === true;
+      const flags = marked?.flags ?? t.info.flags;
       let raw: Buffer | null = null;
       if (content) {
         try {
-          raw = await this.ctx.store.readMessage(this.user!, sel.mailbox, t.uid);
+          raw = await this.ctx.store.readMessageOf(this.user!, sel.mailbox, t.info);
         } catch {
           continue; // gone meanwhile
         }
       }
-      this.write(renderFetch(t.seq, items, { uid: t.uid, flags, size: t.info.size, internalDate: t.info.internalDate }, raw));
-      if (tellsFlags) sel.tracker.told(t.uid, flags);
+      const info = t.info;
+      const size = !wantsSize ? info.size : raw ? this.ctx.sizes.fromContent(info, raw) : await this.ctx.sizes.of(info, () => this.ctx.store.readMessageOf(this.user!, sel.mailbox, info)).catch(() => info.size);
+      this.write(renderFetch(t.seq, seenNow ? withFlags : items, { uid: t.uid, flags, size, internalDate: info.internalDate }, raw));
+      if (asksFlags || seenNow) sel.tracker.told(t.uid, flags);
     }
     return ok(`${byUid ? 'UID ' : ''}FETCH completed`, byUid);
   }
@@ -505,8 +590,10 @@ export class ImapSession {
       if (f.t !== 'atom') throw new ImapSyntaxError('flags are atoms');
       return f.v;
     });
+    const kept = flags.filter((f) => f.toLowerCase() !== '\\recent');
+    if (kept.some((f) => f.startsWith('\\') && !SYSTEM_FLAG_NAMES.has(f.toLowerCase()))) throw new ImapSyntaxError('invalid system flag');
     try {
-      return validateFlags(flags.filter((f) => f.toLowerCase() !== '\\recent'));
+      return validateFlags(kept);
     } catch {
       throw new ImapSyntaxError('invalid flag');
     }
@@ -523,7 +610,15 @@ export class ImapSession {
     const silent = m[2] !== undefined;
     const targets = (await this.targets(setText, byUid)).filter((t) => t.info !== undefined);
     const mode = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
+    // One store call (one lock, one UID list write) for the whole STORE.
     const changes = new Map((await this.ctx.store.storeFlags(this.user!, sel.mailbox, targets.map((t) => t.uid), mode, flags)).map((c) => [c.uid, c]));
+    const added = mode === 'remove' ? [] : flags.filter((f) => !f.startsWith('\\') && !sel.keywords.has(f.toLowerCase()));
+    if (added.length > 0 && changes.size > 0) {
+      // A keyword new to the mailbox (stored now): clients learn it from FLAGS before
+      // they see it on a message.
+      for (const k of added) sel.keywords.add(k.toLowerCase());
+      this.write(this.flagsLines(await this.ctx.store.listKeywords(this.user!, sel.mailbox), false));
+    }
     for (const t of targets) {
       const c = changes.get(t.uid);
       if (!c) continue; // expunged meanwhile
@@ -536,7 +631,13 @@ export class ImapSession {
   private async search(args: Token[], byUid: boolean): Promise<Done> {
     const sel = this.selected!;
     const uids = sel.tracker.uids.slice();
-    const q = compileSearch(args, uids);
+    let q;
+    try {
+      q = compileSearch(args, uids);
+    } catch (err) {
+      if (err instanceof UnknownCharsetError) return no('[BADCHARSET] unknown charset');
+      throw err;
+    }
     const s = await this.ctx.store.sync(this.user!, sel.mailbox);
     const infos = new Map(s.messages.map((m) => [m.uid, m]));
     const hits: number[] = [];
@@ -544,8 +645,10 @@ export class ImapSession {
       const info = infos.get(uids[i]!);
       if (!info) continue;
       let raw: Buffer | null = null;
-      if (q.needsContent) raw = await this.ctx.store.readMessage(this.user!, sel.mailbox, info.uid).catch(() => null);
-      if (q.test({ index: i, uid: info.uid, flags: info.flags, size: info.size, internalDate: info.internalDate, raw })) hits.push(byUid ? info.uid : i + 1);
+      if (q.needsContent) raw = await this.ctx.store.readMessageOf(this.user!, sel.mailbox, info).catch(() => null);
+      const read = (): Promise<Buffer> => (raw ? Promise.resolve(raw) : this.ctx.store.readMessageOf(this.user!, sel.mailbox, info));
+      const size = q.needsSize ? await this.ctx.sizes.of(info, read).catch(() => info.size) : info.size;
+      if (q.test({ index: i, uid: info.uid, flags: info.flags, size, internalDate: info.internalDate, raw })) hits.push(byUid ? info.uid : i + 1);
     }
     this.write(`* SEARCH${hits.length ? ' ' + hits.join(' ') : ''}\r\n`);
     return ok(`${byUid ? 'UID ' : ''}SEARCH completed`, byUid);
@@ -560,7 +663,7 @@ export class ImapSession {
     let uidValidity = 0;
     for (const t of await this.targets(setText, byUid)) {
       if (!t.info) continue;
-      const raw = await this.ctx.store.readMessage(this.user!, sel.mailbox, t.uid);
+      const raw = await this.ctx.store.readMessageOf(this.user!, sel.mailbox, t.info);
       let r;
       try {
         r = await this.ctx.store.append(this.user!, dest, raw, t.info.flags, t.info.internalDate);
@@ -573,7 +676,7 @@ export class ImapSession {
       uidValidity = r.uidValidity;
     }
     if (to.length > 0) this.ctx.publish(validateUpdate({ type: 'exists', user: this.user!, mailbox: dest, uids: to, uidValidity }));
-    const code = to.length ? `[COPYUID ${uidValidity} ${from.join(',')} ${to.join(',')}] ` : '';
+    const code = to.length ? `[COPYUID ${uidValidity} ${UidSet.parse(from).toString()} ${UidSet.parse(to).toString()}] ` : '';
     return ok(`${code}${byUid ? 'UID ' : ''}COPY completed`, byUid);
   }
 

@@ -46,6 +46,11 @@ export class KeywordTable {
     return out;
   }
 
+  /** In letter order, which is the order they were first used. */
+  keywords(): Flag[] {
+    return this.byIndex.filter((k): k is Flag => k !== undefined);
+  }
+
   keywordOf(letter: string): Flag | undefined {
     const index = letter.charCodeAt(0) - FIRST_LETTER;
     return letter.length === 1 && index >= 0 && index < MAX_KEYWORDS ? this.byIndex[index] : undefined;

@@ -16,6 +16,7 @@ import { isMaildir, mailboxPaths, type MailboxPaths } from './mailbox-paths.js';
 import { createFolderMailbox, deleteFolderMailbox, listFolderMailboxes, reconcileFolders, renameFolderMailboxes, type FolderChanges } from './mailbox-tree.js';
 import { formatMaildirFilename, normalizeLetters } from './maildir-filename.js';
 import { locateMessageFile, scanMessageFiles, type OddFile, type MessageFile } from './message-scan.js';
+import { Subscriptions } from './subscriptions.js';
 import { DELETED_LETTER } from './system-flags.js';
 import { reconcile, type Reconciled } from './reconcile.js';
 import { assignUid, emptyUidList, nextModseq, readUidList, writeUidList, type UidList } from './uid-list.js';
@@ -364,6 +365,30 @@ export class MaildirStore {
       }
     }
     throw unknownUid(uid, paths.name);
+  }
+
+  /**
+   * `readMessage` for a message a `sync` just described: its file is read directly, and
+   * looked up again only if a flag change has renamed it since. Saves a directory listing
+   * per message when a command reads many.
+   */
+  async readMessageOf(user: UserName, mailbox: MailboxName, info: MessageInfo): Promise<Buffer> {
+    try {
+      return await readRegularFile(info.file);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+    }
+    return this.readMessage(user, mailbox, info.uid);
+  }
+
+  /** The user's IMAP subscriptions (see subscriptions.ts). */
+  async subscriptions(user: UserName): Promise<Subscriptions> {
+    return new Subscriptions(await this.existingUserDir(user), this.lockOptions);
+  }
+
+  /** Every keyword the mailbox has a letter for, in the order they were first used. */
+  async listKeywords(user: UserName, mailbox: MailboxName): Promise<Flag[]> {
+    return (await readKeywordTable((await this.openMailbox(user, mailbox)).keywords)).keywords();
   }
 
   // ---- internals ----

@@ -119,3 +119,21 @@ test('an EXPUNGE made by another session waits while FETCH, STORE and SEARCH run
   a.s.destroy();
   b.s.destroy();
 });
+
+test('a keyword new to the mailbox comes with FLAGS and PERMANENTFLAGS once, before the FETCH; one that cannot be stored does not', async () => {
+  const c = await Session.open();
+  assert.match(await c.run('CREATE Keywords'), /OK/);
+  assert.match(await c.run('APPEND Keywords {10+}\r\nSubject: k'), /OK/);
+  const sel = await c.run('SELECT Keywords');
+  assert.match(sel, /\* FLAGS \(\\Answered \\Flagged \\Deleted \\Seen \\Draft\)\r\n/);
+  const first = await c.run('STORE 1 +FLAGS ($Todo)');
+  assert.match(first, /^\* FLAGS \([^)]*\$Todo\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$Todo \\\*\)\][^\r]*\r\n\* 1 FETCH \(FLAGS \(\$Todo\)\)\r\n/);
+  assert.doesNotMatch(await c.run('STORE 1 +FLAGS ($todo)'), /\* FLAGS/, 'keywords compare without case');
+  assert.doesNotMatch(await c.run('STORE 1 -FLAGS ($Todo)'), /\* FLAGS/);
+  for (let i = 0; i < 25; i++) assert.match(await c.run(`STORE 1 +FLAGS.SILENT (k${i})`), /OK/);
+  const full = await c.run('STORE 1 +FLAGS (one-too-many)');
+  assert.match(full, /NO/, 'a mailbox holds 26 keywords');
+  assert.doesNotMatch(full, /one-too-many\)/, 'and the refused one was not announced');
+  assert.match(await c.run('SELECT Keywords'), /\* FLAGS \([^)]*\$Todo k0 [^)]*k24\)\r\n/, 'FLAGS on SELECT lists the mailbox\'s keywords, used or not');
+  c.s.destroy();
+});

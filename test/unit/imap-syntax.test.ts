@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { CommandReader, type ReaderEvent } from '../../src/imap/command-reader.js';
 import { parseFetchItems, renderFetch } from '../../src/imap/fetch.js';
 import { listMatcher } from '../../src/imap/list-pattern.js';
-import { compileSearch } from '../../src/imap/search.js';
+import { compileSearch, UnknownCharsetError } from '../../src/imap/search.js';
 import { resolveSet } from '../../src/imap/sequence.js';
 import { ImapSyntaxError, tokenize, type Token } from '../../src/imap/tokens.js';
 import { hashPassword, parseUsers, verifyPassword } from '../../src/imap/users.js';
@@ -117,7 +117,9 @@ test('SEARCH criteria', () => {
   assert.deepEqual(run('SINCE 2-Nov-2026'), [2, 3]);
   assert.deepEqual(run('(SEEN FLAGGED)'), [3]);
   assert.deepEqual(run('CHARSET UTF-8 SEEN'), [1, 3]);
-  for (const bad of ['', 'FROB', 'SINCE notadate', 'CHARSET KOI8 ALL', 'NOT']) assert.throws(() => run(bad), ImapSyntaxError, bad);
+  assert.deepEqual(run('CHARSET KOI8-R SEEN'), [1, 3], 'any charset Node can decode');
+  assert.throws(() => run('CHARSET X-UNKNOWN ALL'), UnknownCharsetError);
+  for (const bad of ['', 'FROB', 'SINCE notadate', 'LARGER abc', 'SMALLER -1', 'NOT', '()']) assert.throws(() => run(bad), ImapSyntaxError, bad);
 });
 
 test('FETCH items and rendering, with binary-safe literals and partials', () => {
