@@ -204,16 +204,9 @@ export class MaildirStore {
    */
   async sync(user: UserName, mailbox: MailboxName): Promise<MailboxState> {
     const paths = await this.openMailbox(user, mailbox);
-    const { scan, announcement } = await this.discoverLocked(user, paths);
+    const { scan, announcement, messages } = await this.discoverLocked(user, paths, [], true);
     if (announcement.updates.length > 0) this.announceHook?.(announcement);
-    const { list, files, table } = scan;
-    const messages = await Promise.all(list.entries.map((e) => this.describe(e.uid, e.modseq, files.get(e.basename)!, table)));
-    return {
-      uidValidity: list.uidValidity,
-      uidNext: list.uidNext,
-      highestModseq: list.highestModseq,
-      messages: messages.filter((m): m is MessageInfo => m !== undefined),
-    };
+    return { uidValidity: scan.list.uidValidity, uidNext: scan.list.uidNext, highestModseq: scan.list.highestModseq, messages };
   }
 
   /**
@@ -223,7 +216,7 @@ export class MaildirStore {
   async discover(user: UserName, mailbox: MailboxName): Promise<Discovery> {
     const paths = await this.openMailbox(user, mailbox);
     const odd: OddFile[] = [];
-    return { announcement: (await this.discoverLocked(user, paths, odd)).announcement, odd };
+    return { announcement: (await this.discoverLocked(user, paths, odd, false)).announcement, odd };
   }
 
   /** Folders other tools made, removed or replaced since the store last recorded the user's folders. */
@@ -416,7 +409,12 @@ export class MaildirStore {
    * Under the mailbox lock: the files as they are, reconciled with the list, the changes
    * recorded, and an announcement of them (its in-flight marker written before the list).
    */
-  private async discoverLocked(user: UserName, paths: MailboxPaths, odd: OddFile[] = []): Promise<{ scan: LockedScan; announcement: Announcement }> {
+  private async discoverLocked(
+    user: UserName,
+    paths: MailboxPaths,
+    odd: OddFile[],
+    describe: boolean,
+  ): Promise<{ scan: LockedScan; announcement: Announcement; messages: MessageInfo[] }> {
     return withMailboxLock(paths, this.lockOptions, async () => {
       await this.cleanUpAfterCrashes(paths);
       const list = await this.loadUidList(paths);
@@ -439,7 +437,10 @@ export class MaildirStore {
           throw e;
         }
       }
-      return { scan: { list, files, table }, announcement };
+      // Still under the lock: a flag change renames files, and a file looked up after it
+      // was renamed would look gone (the session told to expunge it, then to show it again).
+      const messages = describe ? await Promise.all(list.entries.map((e) => this.describe(e.uid, e.modseq, files.get(e.basename)!, table))) : [];
+      return { scan: { list, files, table }, announcement, messages: messages.filter((m): m is MessageInfo => m !== undefined) };
     });
   }
 

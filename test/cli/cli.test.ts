@@ -143,13 +143,29 @@ test('1 MB of binary garbage on push stdin: exit 2, listener unharmed', async ()
 });
 
 test('--help on every command', async () => {
-  for (const args of [['--help'], ['listen', '--help'], ['push', '--help'], ['demo', '--help']]) {
+  for (const args of [['--help'], ['listen', '--help'], ['push', '--help'], ['demo', '--help'], ['watch', '--help'], ['serve-imap', '--help']]) {
     const r = await runCli(args);
     assert.equal(r.code, 0, args.join(' '));
     assert.match(r.stdout, /Usage: updatepipe/);
   }
   const top = await runCli(['--help']);
   assert.match(top.stdout, /Exit codes/);
+  assert.match((await runCli(['watch', '--help'])).stdout, /one election/);
+  assert.match((await runCli(['serve-imap', '--help'])).stdout, /--no-watch/);
+});
+
+test('watch: bad input is exit 2 naming the option', async () => {
+  const cases: [string[], RegExp][] = [
+    [['watch', '--maildir', '/nonexistent/maildir'], /--maildir: \/nonexistent\/maildir is not a directory/],
+    [['watch', '--maildir', '/tmp', '--rescan-interval', 'soon'], /--rescan-interval: expected a positive number/],
+    [['watch', '--maildir', '/tmp', '--max-watches', '2.5'], /--max-watches: expected a positive whole number/],
+    [['watch'], /--maildir/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+  }
 });
 
 test('the default pipe URL comes from UPDATEPIPE_URL', async () => {

@@ -46,8 +46,8 @@ describe('two nodes under faults: NATS node and relay killed mid-stream', { skip
     const store = new MaildirStore(fx.maildir);
     await store.ensureUser('alice');
     for (let i = 0; i < MESSAGES; i++) await store.append('alice', 'INBOX', Buffer.from(message(`m${i}`)));
-    portA = await fx.server(pipeA);
-    portB = await fx.server(pipeB);
+    portA = await fx.server(pipeA, ['-v']);
+    portB = await fx.server(pipeB, ['-v']);
     relayA = await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a`]);
     await fx.process(['relay', '--from', pipeA, '--to', `${bus}&durable=node-a-spare`]);
     relayB = await fx.process(['relay', '--from', pipeB, '--to', `${bus}&durable=node-b`]);
@@ -103,7 +103,7 @@ describe('two nodes under faults: NATS node and relay killed mid-stream', { skip
       const deadline = Date.now() + 45_000;
       while (!settle() && Date.now() < deadline) await sleep(200);
       const wrong = [...truth].filter(([uid, f]) => (seen.get(uid) ?? []).join(' ') !== f.join(' '));
-      assert.deepEqual(wrong.slice(0, 5), [], `client on ${name} disagrees with storage for ${wrong.length} messages`);
+      assert.deepEqual(wrong.slice(0, 5), [], `client on ${name} disagrees with storage for ${wrong.length} messages; its mailbox: ${JSON.stringify(client.flow.mailbox && { exists: (client.flow.mailbox as { exists: number }).exists })}; usable: ${String((client.flow as unknown as { usable: boolean }).usable)}; last told: ${JSON.stringify([...lastFor].slice(0, 3))}; client log: ${client.log.slice(-8).join(' | ')}; servers: ${fx.servers.slice(0, 2).map((p) => p.stderr.split('\n').filter((l) => !/pipe (connected|disconnected|owner)/.test(l)).slice(-15).join(' | ')).join(' ### ')}`);
       assert.equal((client.flow.mailbox as { exists: number }).exists, MESSAGES, `message count on ${name} matches`);
       assert.equal(twice, 0, `no change was shown twice on ${name}; shown twice: ${shownTwice.join(', ')}`);
     }

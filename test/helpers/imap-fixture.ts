@@ -16,6 +16,8 @@ export interface FlowEvent {
 export interface Client {
   flow: ImapFlow;
   events: FlowEvent[];
+  /** imapflow's own log lines of note (errors, warnings, BYE, close), for failure messages. */
+  log: string[];
 }
 
 /** A temp Maildir, a users file, a pipe socket and `updatepipe serve-imap` processes on them. */
@@ -23,7 +25,8 @@ export class ImapFixture {
   dir = '';
   maildir = '';
   pipe = '';
-  private servers: CliProcess[] = [];
+  /** Every process started (servers, relays, hubs), for their stderr when a test fails. */
+  readonly servers: CliProcess[] = [];
   private clients: Client[] = [];
 
   async setup(): Promise<void> {
@@ -42,8 +45,15 @@ export class ImapFixture {
   }
 
   async client(port: number, mailbox = 'INBOX', user = 'alice', pass = 'secret'): Promise<Client> {
-    const flow = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, logger: false, auth: { user, pass }, autoIdleDelay: 30 });
-    const c: Client = { flow, events: [] };
+    const log: string[] = [];
+    const keep = (level: string) => (o: { msg?: string; err?: Error }) => {
+      const text = `${level} ${o.msg ?? ''} ${o.err?.message ?? ''}`;
+      if (level !== 'debug' || /BYE|close|error/i.test(text)) log.push(text.slice(0, 300));
+      if (log.length > 50) log.shift();
+    };
+    const logger = { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+    const flow = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, logger, auth: { user, pass }, autoIdleDelay: 30 });
+    const c: Client = { flow, events: [], log };
     flow.on('exists', (e: { count: number }) => c.events.push({ type: 'exists', count: e.count }));
     flow.on('expunge', (e: { seq: number }) => c.events.push({ type: 'expunge', seq: e.seq }));
     flow.on('flags', (e: { seq: number; uid?: number; flags: Set<string> }) =>

@@ -4,8 +4,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { dropIntoNew, message, subjectOf, USER, withStore } from '../helpers/maildir-fixtures.js';
+import { MaildirStore } from '../../src/maildir/index.js';
 
 const WORKER = fileURLToPath(new URL('../helpers/maildir-append-worker.js', import.meta.url));
+const FLAG_WORKER = fileURLToPath(new URL('../helpers/maildir-flag-worker.js', import.meta.url));
 const WRITERS = 4;
 const PER_WRITER = 25;
 const BY_HAND = 5;
@@ -108,4 +110,20 @@ test('concurrent calls on one store instance queue up', () =>
       results.map((r) => r.uid).sort((a, b) => a - b),
       Array.from({ length: 30 }, (_, i) => i + 1),
     );
+  }));
+
+test('a sync racing flag changes in another process never misses a message (files are described under the lock)', { timeout: 60_000 }, () =>
+  withStore(async (store, root) => {
+    for (let i = 0; i < 30; i++) await store.append(USER, 'INBOX', message(`m${i}`));
+    const flipper = spawn(process.execPath, [FLAG_WORKER, root, USER, 'INBOX', '30'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await once(flipper.stdout!, 'data');
+    try {
+      for (let round = 0; round < 150; round++) {
+        const state = await store.sync(USER, 'INBOX');
+        assert.equal(state.messages.length, 30, `round ${round}: a message being renamed looked gone`);
+      }
+    } finally {
+      flipper.stdin!.end('stop\n');
+      await once(flipper, 'exit');
+    }
   }));

@@ -418,7 +418,7 @@ export class MaildirWatcher extends EventEmitter {
     );
     if (!this.active) return;
     for (const dir of this.pendingUsers) if (!pending.has(dir)) this.watches?.remove(dir);
-    for (const dir of pending) if (!this.pendingUsers.has(dir)) this.watches?.add(dir, { kind: 'pending-user' });
+    for (const dir of pending) if (!this.pendingUsers.has(dir)) this.watchPending(dir, { kind: 'pending-user' });
     this.pendingUsers = pending;
     for (const [user, u] of [...this.users]) {
       if (found.get(user) === u.id) continue;
@@ -498,8 +498,21 @@ export class MaildirWatcher extends EventEmitter {
     }
     await this.markChanged(marked);
     for (const dir of u.pending) if (!pending.has(dir)) this.watches.remove(dir);
-    for (const dir of pending) if (!u.pending.has(dir)) this.watches.add(dir, { kind: 'pending', user });
+    for (const dir of pending) if (!u.pending.has(dir)) this.watchPending(dir, { kind: 'pending', user });
     u.pending = pending;
+  }
+
+  /**
+   * Watches a directory on its way to becoming a Maildir. Its last subdirectory may have
+   * been made between the look that found it incomplete and this watch, with no event
+   * left to tell: so it is looked at once more now.
+   */
+  private watchPending(dir: string, route: Route & { kind: 'pending' | 'pending-user' }): void {
+    this.watches?.add(dir, route);
+    void isMaildir(dir).then((complete) => {
+      if (!complete) return;
+      this.onEvent(route, null);
+    });
   }
 
   private watchMessages(wm: WatchedMailbox): void {
