@@ -67,3 +67,17 @@ export function exitCodeOf(err: unknown): number {
 export function isPipeError(err: unknown, code?: ErrorCode): err is PipeError {
   return err instanceof PipeError && (code === undefined || err.code === code);
 }
+
+/**
+ * An untrusted value for an error message: JSON where it can be, cut to `max` characters.
+ * Never throws: a decoded frame may hold a BigInt or another extension type.
+ */
+export function show(value: unknown, max = 40): string {
+  let text: string;
+  try {
+    text = typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { FrameDecoder } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
-import { HubLinkBase } from '../../src/pipe/hub-link-base.js';
-import { encodeHello, type Hello, type Welcome } from '../../src/pipe/hub-protocol.js';
+import { HubLinkBase } from '../../src/hub/hub-link-base.js';
+import { encodeHello, type Hello, type Welcome } from '../../src/hub/hub-protocol.js';
 import { BatchWriter } from './batch-writer.js';
 import { connectError } from './socket-file.js';
 

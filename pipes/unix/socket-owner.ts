@@ -4,9 +4,9 @@ import { decodeEnvelope } from '../../src/envelope/codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { FrameDecoder } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
-import { planResume, ReplayRing } from '../../src/pipe/replay-ring.js';
+import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { BatchWriter } from './batch-writer.js';
-import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, type Hello } from '../../src/pipe/hub-protocol.js';
+import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, type Hello } from '../../src/hub/hub-protocol.js';
 import { bindSocket, stillOurs, unlinkIfOurs } from './socket-file.js';
 
 export interface OwnerOptions {

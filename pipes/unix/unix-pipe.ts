@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { PipeError } from '../../src/errors.js';
-import { HubClientPipe, type HubLink, type LocalHub } from '../../src/pipe/hub-client-pipe.js';
-import type { Hello, Welcome } from '../../src/pipe/hub-protocol.js';
+import { HubClientPipe, type HubLink, type LocalHub } from '../../src/hub/hub-client-pipe.js';
+import type { Hello, Welcome } from '../../src/hub/hub-protocol.js';
 import type { PipeOptions } from '../../src/pipe/update-pipe.js';
 import { OwnerLink } from './owner-link.js';
 import { checkDirectory, refuseSymlink } from './socket-file.js';

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { PipeError } from '../../src/errors.js';
-import { HubLinkBase } from '../../src/pipe/hub-link-base.js';
-import { encodeHello, unprefixed, type Hello, type Welcome } from '../../src/pipe/hub-protocol.js';
+import { HubLinkBase } from '../../src/hub/hub-link-base.js';
+import { encodeHello, unprefixed, type Hello, type Welcome } from '../../src/hub/hub-protocol.js';
 import { TickCork } from './tick-cork.js';
 import { WIRE_LIMITS } from './wire-limits.js';
 

@@ -1,84 +1,66 @@
-import { FRAME_HEADER } from './frame.js';
-import type { Update } from '../update/update.js';
-import { begin, finish, pack, unpack, writeMapHeader, writeNumber, writeString, writeValue } from './msgpack.js';
+import { Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
+import { Unpackr } from 'msgpackr/unpack';
+import { PipeError } from '../errors.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
+import { FRAME_HEADER } from './frame.js';
 
 /**
- * Plain msgpack: every message decodes on its own, whichever peer (or peer restart)
- * produced it. Our own codec (msgpack.ts) enforces size, nesting and key limits while it
- * reads, which is what untrusted input needs.
+ * The wire codec is msgpackr, kept to plain msgpack so any msgpack library reads and
+ * writes it (docs/wire-protocol.md):
+ * - `useRecords: false`: msgpackr's records are a dictionary shared along one stream, so a
+ *   message would not decode on its own (a peer restart, a late joiner, another library).
+ * - `int64AsType: 'number'`: other encoders send a millisecond timestamp as uint64; a
+ *   BigInt would fail validation. Anything past 2^53 is not a safe integer and fails it.
+ * - `structuredClone: false`: no cyclic values from the id/pointer extensions.
+ * - The `pack`/`unpack` entries are msgpackr's JavaScript code without the optional native
+ *   string extractor: on ~130-byte envelopes it decodes no faster, and loading it costs a
+ *   short command like `push` tens of milliseconds.
+ *
+ * A returned Buffer is a view of msgpackr's current 8 KiB block, which later packs do not
+ * overwrite (msgpackr moves on, and starts a new block when one is full): frames may be
+ * queued, kept for replay and written later. Never pass RESET_BUFFER_MODE or
+ * `useBuffer()` here, which would break that.
  */
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', structuredClone: false });
+
+/** An envelope checked and encoded on its own (the library entry point; pipes use `encodeCheckedEnvelope`). */
 export function encodeEnvelope(env: Envelope): Buffer {
-  return pack(env);
+  return packr.pack(validateEnvelope(env));
 }
 
 /**
- * Writes a checked envelope (canonical, as `validateEnvelope`/`validateUpdate` return it)
- * field by field: named property reads instead of a generic walk over unknown keys, which
- * is most of the cost of encoding a small message.
+ * A checked envelope (canonical, as `validateEnvelope`/`validateUpdate` return it: no
+ * undefined fields, which msgpackr would write as an extension); with `frameKind`, as a
+ * whole stream frame: msgpackr leaves room for the header in front, so there is no copy.
  */
-function writeChecked(env: Envelope): void {
-  writeMapHeader(5);
-  writeString('v');
-  writeNumber(env.v);
-  writeString('origin');
-  writeString(env.origin);
-  writeString('seq');
-  writeNumber(env.seq);
-  writeString('ts');
-  writeNumber(env.ts);
-  writeString('update');
-  const u = env.update as Update & { uidValidity?: number; modseq?: number; mailbox?: string; to?: string };
-  // The map header comes first, so count the fields before writing them (no array per push).
-  const own = u.type === 'flags' ? 2 : u.type === 'exists' || u.type === 'expunge' ? 1 : u.type === 'mailbox' ? (u.to === undefined ? 1 : 2) : 0;
-  const optional = (u.mailbox === undefined ? 0 : 1) + (u.uidValidity === undefined ? 0 : 1) + (u.modseq === undefined ? 0 : 1);
-  writeMapHeader(2 + own + optional);
-  writeString('type');
-  writeString(u.type);
-  writeString('user');
-  writeString(u.user);
-  if (u.mailbox !== undefined) writeString('mailbox'), writeString(u.mailbox);
-  switch (u.type) {
-    case 'flags':
-      writeString('uid');
-      writeNumber(u.uid);
-      writeString('flags');
-      writeValue(u.flags, 2);
-      break;
-    case 'exists':
-    case 'expunge':
-      writeString('uids');
-      writeString(u.uids);
-      break;
-    case 'mailbox':
-      writeString('op');
-      writeString(u.op);
-      if (u.to !== undefined) writeString('to'), writeString(u.to);
-      break;
-  }
-  if (u.uidValidity !== undefined) writeString('uidValidity'), writeNumber(u.uidValidity);
-  if (u.modseq !== undefined) writeString('modseq'), writeNumber(u.modseq);
-}
-
-/** A checked envelope; with `frameKind`, as a whole stream frame (header included, no second copy). */
 export function encodeCheckedEnvelope(env: Envelope, frameKind?: number): Buffer {
-  begin(frameKind === undefined ? 0 : FRAME_HEADER);
-  writeChecked(env);
-  const bytes = finish();
-  if (frameKind !== undefined) {
-    bytes.writeUInt32BE(bytes.length - 4, 0);
-    bytes[4] = frameKind;
-  }
-  return bytes;
+  if (frameKind === undefined) return packr.pack(env);
+  const frame = packr.pack(env, RESERVE_START_SPACE | FRAME_HEADER);
+  frame.writeUInt32BE(frame.length - 4, 0);
+  frame[4] = frameKind;
+  return frame;
 }
 
+/** msgpack of a small protocol record (hub HELLO, WELCOME, NOTICE): plain data, no undefined fields. */
 export function packValue(value: unknown): Buffer {
-  return pack(value);
+  return packr.pack(value);
 }
 
-/** Decodes msgpack from an untrusted peer; any decoder failure is BAD_FRAME. */
+/**
+ * Decodes msgpack from an untrusted peer; any decoder failure is BAD_FRAME. The caller has
+ * capped the size already (the frame cap bounds the work: decoding is linear in bytes).
+ * What comes out is not yet trusted: extensions decode to Dates, Sets, BigInts, Errors…,
+ * so every reader checks the shape strictly (`validateEnvelope`, the hub-protocol decoders).
+ */
 export function unpackValue(bytes: Uint8Array): unknown {
-  return unpack(bytes);
+  try {
+    return unpackr.unpack(bytes);
+  } catch (err) {
+    // Deep nesting ends in a RangeError (stack overflow); it lands here like the rest.
+    const why = err instanceof Error ? err.message : String(err);
+    throw new PipeError('BAD_FRAME', `undecodable msgpack (${why.slice(0, 120)})`);
+  }
 }
 
 /** Decode and validate: throws BAD_FRAME for bytes that are not msgpack, BAD_INPUT for wrong shape. */

@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { show, ValidationError } from '../errors.js';
 import { validateUpdate, type Update } from '../update/update.js';
 
 /** Identifies one pipe instance for its whole life; random, so a restart is a new origin. */
@@ -27,12 +27,14 @@ export function isOrigin(v: unknown): v is Origin {
 
 /** Validates a decoded envelope from an untrusted peer; the update inside is canonicalised. */
 export function validateEnvelope(input: unknown): Envelope {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  // A plain object only: msgpack extensions decode to Dates, Sets, Errors and the like.
+  const proto: unknown = typeof input === 'object' && input !== null ? Object.getPrototypeOf(input) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
     throw new ValidationError('envelope', 'must be a map');
   }
   const o = input as Record<string, unknown>;
   if (o['v'] !== ENVELOPE_VERSION) {
-    throw new ValidationError('v', `unsupported envelope version ${JSON.stringify(o['v'])} (this build speaks ${ENVELOPE_VERSION})`);
+    throw new ValidationError('v', `unsupported envelope version ${show(o['v'])} (this build speaks ${ENVELOPE_VERSION})`);
   }
   for (const key of Object.keys(o)) {
     if (!ENVELOPE_KEYS.has(key)) throw new ValidationError(key, 'unknown envelope field');

@@ -1,70 +1,88 @@
 import http from 'node:http';
 import type net from 'node:net';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { PipeError } from '../errors.js';
 
-/** Prometheus text format (0.0.4), just what the CLI's long-running commands expose. */
+/** Label values of one sample, e.g. `{ pipe: 'hub' }`. */
+export type Labels = Readonly<Record<string, string>>;
+/** Read at scrape time from counters the components keep anyway. */
 type Sample = () => number;
 
-interface Family {
-  help: string;
-  type: 'counter' | 'gauge';
-  samples: Map<string, Sample>;
-}
-
 /** Seconds; push→handler latency from the envelope timestamp (clock skew clamps at 0). */
-const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export class Histogram {
-  private readonly counts = new Array<number>(BUCKETS.length).fill(0);
-  private sum = 0;
-  private n = 0;
-
-  observe(seconds: number): void {
-    const v = Math.max(0, seconds);
-    this.sum += v;
-    this.n++;
-    for (let i = 0; i < BUCKETS.length; i++) if (v <= BUCKETS[i]!) this.counts[i]!++;
-  }
-
-  render(name: string, help: string): string {
-    let out = `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`;
-    BUCKETS.forEach((b, i) => (out += `${name}_bucket{le="${b}"} ${this.counts[i]}\n`));
-    out += `${name}_bucket{le="+Inf"} ${this.n}\n${name}_sum ${this.sum}\n${name}_count ${this.n}\n`;
-    return out;
-  }
+export interface LatencyHistogram {
+  observe(seconds: number): void;
 }
 
+interface Sampled {
+  labelNames: readonly string[];
+  samples: { labels: Labels; read: Sample }[];
+}
+
+/**
+ * The metrics of one long-running command (hub, relay, serve-imap), on prom-client: the
+ * process and Node.js families of `collectDefaultMetrics()` (memory, CPU, event-loop lag,
+ * GC, handles) beside the `updatepipe_*` ones. Only those commands import this module, so
+ * `push` and `mail` never load prom-client.
+ */
 export class Metrics {
-  private readonly families = new Map<string, Family>();
-  private readonly histograms = new Map<string, { h: Histogram; help: string }>();
+  readonly registry = new Registry();
+  private readonly sampled = new Map<string, Sampled>();
+  private readonly histograms = new Map<string, Histogram>();
 
-  /** Registers a value read at scrape time; `labels` like `side="from"`. */
-  add(name: string, type: 'counter' | 'gauge', help: string, sample: Sample, labels = ''): void {
-    let f = this.families.get(name);
-    if (!f) {
-      f = { help, type, samples: new Map() };
-      this.families.set(name, f);
-    }
-    f.samples.set(labels, sample);
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
   }
 
-  histogram(name: string, help: string): Histogram {
-    let e = this.histograms.get(name);
-    if (!e) {
-      e = { h: new Histogram(), help };
-      this.histograms.set(name, e);
+  /** Registers a value read at scrape time; one family may hold several label sets. */
+  add(name: string, type: 'counter' | 'gauge', help: string, read: Sample, labels: Labels = {}): void {
+    const existing = this.sampled.get(name);
+    if (existing) {
+      if (Object.keys(labels).join() !== existing.labelNames.join()) throw new Error(`metric ${name}: labels ${Object.keys(labels).join()} differ from ${existing.labelNames.join()}`);
+      existing.samples.push({ labels, read });
+      return;
     }
-    return e.h;
+    const family: Sampled = { labelNames: Object.keys(labels), samples: [{ labels, read }] };
+    this.sampled.set(name, family);
+    const common = { name, help, labelNames: family.labelNames, registers: [this.registry] };
+    if (type === 'gauge') {
+      new Gauge({
+        ...common,
+        collect() {
+          for (const s of family.samples) this.set(s.labels, s.read());
+        },
+      });
+    } else {
+      // The components count; a scrape copies their totals in (prom-client counters only add).
+      new Counter({
+        ...common,
+        collect() {
+          this.reset();
+          for (const s of family.samples) this.inc(s.labels, s.read());
+        },
+      });
+    }
   }
 
-  render(): string {
-    let out = '';
-    for (const [name, f] of this.families) {
-      out += `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n`;
-      for (const [labels, sample] of f.samples) out += `${name}${labels ? `{${labels}}` : ''} ${sample()}\n`;
+  /** The push→handler latency histogram (one per name, shared by every pipe of the process). */
+  histogram(name: string, help: string): LatencyHistogram {
+    let h = this.histograms.get(name);
+    if (!h) {
+      h = new Histogram({ name, help, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+      this.histograms.set(name, h);
     }
-    for (const [name, { h, help }] of this.histograms) out += h.render(name, help);
-    return out;
+    const histogram = h;
+    return { observe: (seconds) => histogram.observe(Math.max(0, seconds)) };
+  }
+
+  /** Prometheus text exposition of everything registered. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }
 
@@ -74,7 +92,10 @@ export async function serveMetrics(where: string, metrics: Metrics, health: () =
   if (!m) throw new PipeError('USAGE', `--metrics: expected HOST:PORT, got ${JSON.stringify(where)}`);
   const server = http.createServer((req, res) => {
     if (req.url === '/metrics') {
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      metrics.render().then(
+        (text) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(text),
+        (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
+      );
     } else if (req.url === '/health') {
       const body = health();
       res.writeHead(body['status'] === 'ok' ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify(body) + '\n');

@@ -10,7 +10,7 @@ export interface PipeGauge {
 
 /** Exposes one pipe's counters and connection state as metrics; see `PipeGauge`. */
 export function instrumentPipe(m: Metrics, pipe: UpdatePipe, side: string): PipeGauge {
-  const label = `pipe="${side}"`;
+  const label = { pipe: side };
   const stat = (k: keyof ReturnType<UpdatePipe['stats']>) => () => pipe.stats()[k];
   m.add('updatepipe_pushed_total', 'counter', 'Updates pushed or forwarded into the pipe', stat('pushed'), label);
   m.add('updatepipe_delivered_total', 'counter', 'Updates handed to the handler', stat('delivered'), label);

@@ -1,9 +1,21 @@
-import type { Meta, UpdateHandler } from '../pipe/update-pipe.js';
 import { UidSet } from '../update/uid-set.js';
 import { ALL_USERS, type MailboxName, type MailboxUpdate, type ResyncUpdate, type Update, type UserName } from '../update/update.js';
 import type { MailboxState } from './mailbox-state.js';
 import { MailboxTracker, type ResyncCause } from './mailbox-tracker.js';
 import type { SessionTracker } from './session-tracker.js';
+
+/**
+ * What routing reads of where an update came from: structurally a part of the pipe's
+ * `Meta`, so `pipe.listen(registry.handler())` fits any pipe without the tracker
+ * depending on one.
+ */
+export interface Delivery {
+  /** Newer updates of its origin were delivered before it. */
+  late?: true;
+}
+
+/** The handler the registry gives a pipe. */
+export type DeliveryHandler = (u: Update, meta: Delivery) => void;
 
 export interface RegistryOptions {
   /** See `MailboxTrackerOptions.onResyncNeeded`: read `tracker.user`/`tracker.mailbox`, then `tracker.resync(state)`. */
@@ -23,8 +35,8 @@ export interface RegistryOptions {
 }
 
 export interface ApplyContext {
-  /** From the pipe; carried for symmetry with `UpdateHandler`, routing does not need it. */
-  meta?: Meta;
+  /** From the pipe, for an update it delivered. */
+  meta?: Delivery;
   /**
    * For this process' own STORE: the acting session is not sent FETCH for its own change.
    * Only `flags` updates use it: after its own EXPUNGE or APPEND the acting session polls
@@ -83,7 +95,7 @@ export class TrackerRegistry {
   }
 
   /** The pipe's handler: `pipe.listen(registry.handler())`. */
-  handler(): UpdateHandler {
+  handler(): DeliveryHandler {
     return (u, meta) => this.apply(u, { meta });
   }
 

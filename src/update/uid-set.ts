@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { show, ValidationError } from '../errors.js';
 
 /** IMAP UIDs are non-zero unsigned 32-bit integers (RFC 3501 §2.3.1.1). */
 export type Uid = number;
@@ -27,7 +27,7 @@ export class UidSet implements Iterable<Uid> {
       if (input.length > MAX_UID_RANGES * 10) throw new ValidationError(field, `too many UIDs (max ${MAX_UID_RANGES * 10})`);
       const ranges: Range[] = [];
       for (const n of input) {
-        if (!isUid(n)) throw new ValidationError(field, `${JSON.stringify(n)} is not a UID (integer 1..${MAX_UID})`);
+        if (!isUid(n)) throw new ValidationError(field, `${show(n)} is not a UID (integer 1..${MAX_UID})`);
         ranges.push([n, n]);
       }
       return UidSet.fromRanges(ranges, field);

@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { show, ValidationError } from '../errors.js';
 import { isUid, UidSet, type Uid } from './uid-set.js';
 
 /** A canonical IMAP sequence-set string as produced by `UidSet.toString()` (`"1:3,7"`). */
@@ -123,7 +123,7 @@ export function validateFlags(v: unknown): Flag[] {
   const out: Flag[] = [];
   for (const f of v) {
     if (!isFlag(f)) {
-      throw new ValidationError('flags', `${JSON.stringify(typeof f === 'string' ? f.slice(0, 40) : f)} is not a valid IMAP flag`);
+      throw new ValidationError('flags', `${show(f)} is not a valid IMAP flag`);
     }
     if (!out.some((g) => sameFlag(f, g))) out.push(f);
   }

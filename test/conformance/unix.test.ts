@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openPipe } from '../../src/pipe/open-pipe.js';
 import type { UpdatePipe } from '../../src/pipe/update-pipe.js';
-import { Kind } from '../../src/pipe/hub-protocol.js';
+import { Kind } from '../../src/hub/hub-protocol.js';
 import { RawUnixClient, unixBadInputs } from '../helpers/unix-raw.js';
 import { waitFor } from '../helpers/wait.js';
 import { conformance } from './suite.js';

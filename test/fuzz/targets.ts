@@ -5,9 +5,9 @@
  * `npm run fuzz` (a time budget).
  */
 import fc from 'fast-check';
-import { decodeEnvelope, encodeCheckedEnvelope } from '../../src/envelope/codec.js';
+import { Packr } from 'msgpackr';
+import { decodeEnvelope, encodeCheckedEnvelope, unpackValue } from '../../src/envelope/codec.js';
 import { FrameDecoder } from '../../src/envelope/frame.js';
-import { unpack } from '../../src/envelope/msgpack.js';
 import { PipeError } from '../../src/errors.js';
 import { parseUpdateJson } from '../../src/cli/update-json.js';
 import { CommandReader } from '../../src/imap/command-reader.js';
@@ -20,7 +20,7 @@ import { decodeMailboxName, encodeMailboxName } from '../../src/imap/utf7.js';
 import { decodeNameComponent, parseMaildirFilename } from '../../src/maildir/index.js';
 import { formatFolderRecord, parseFolderRecord } from '../../src/maildir/folder-record.js';
 import { formatUidList, parseUidList } from '../../src/maildir/uid-list.js';
-import { decodeAck, decodeHello, decodeNotice, decodeWelcome } from '../../src/pipe/hub-protocol.js';
+import { decodeAck, decodeHello, decodeNotice, decodeWelcome } from '../../src/hub/hub-protocol.js';
 import { UidSet } from '../../src/update/uid-set.js';
 import { validateUpdate } from '../../src/update/update.js';
 
@@ -57,6 +57,38 @@ const mutatedEnvelope = fc.tuple(validEnvelope, fc.array(fc.tuple(fc.nat(), fc.i
   return b.subarray(0, Math.max(0, b.length - (cut % 8)));
 });
 
+/**
+ * Envelope-like values with every type msgpackr has an extension for (records, Date, Set,
+ * Map, BigInt, RegExp, Error, typed arrays, undefined, cycles), packed by a Packr that uses
+ * them all: what a peer running msgpackr with other options, or a hostile one, could send.
+ */
+const extensionPackr = new Packr({ structuredClone: true, moreTypes: true, useRecords: true, useBigIntExtension: true });
+const exotic = fc.oneof(
+  fc.date({ noInvalidDate: false }),
+  fc.bigInt(),
+  fc.constant(new Set(['\\Seen'])),
+  fc.constant(new Map([['uid', 1]])),
+  fc.constant(/a+$/),
+  fc.constant(new Error('x')),
+  fc.constant(new Float64Array([1, 2])),
+  fc.constant(undefined),
+  fc.constant(null),
+);
+const fieldValue = fc.oneof(exotic, fc.string({ maxLength: 12 }), fc.nat(), fc.array(fc.oneof(exotic, fc.string({ maxLength: 8 })), { maxLength: 3 }));
+const extensionEnvelope = fc
+  .record({
+    v: fc.oneof(fc.constant(1), exotic),
+    origin: fc.oneof(fc.constant('o1'), exotic),
+    seq: fc.oneof(fc.constant(5), exotic),
+    ts: fc.oneof(fc.constant(1_700_000_000_000), exotic),
+    update: fc.oneof(
+      exotic,
+      fc.record({ type: fc.oneof(fc.constant('flags'), exotic), user: fc.oneof(fc.constant('a'), exotic), mailbox: fc.oneof(fc.constant('INBOX'), exotic), uid: fc.oneof(fc.constant(3), exotic), flags: fc.oneof(fc.constant(['\\Seen']), fieldValue) }),
+    ),
+  }, { noNullPrototype: true })
+  .chain((e) => fc.boolean().map((cyclic) => (cyclic ? Object.assign(e, { update: e }) : e)))
+  .map((e) => Buffer.from(extensionPackr.pack(e)));
+
 export const TARGETS: FuzzTarget[] = [
   {
     name: 'frame decoder (stream chunks)',
@@ -66,8 +98,17 @@ export const TARGETS: FuzzTarget[] = [
       tolerate(() => (chunks as Uint8Array[]).forEach((c) => d.push(Buffer.from(c), () => {})), typed);
     },
   },
-  { name: 'msgpack decoder', input: fc.oneof(fc.uint8Array({ maxLength: 128 }), mutatedEnvelope), run: (b) => tolerate(() => unpack(Buffer.from(b as Uint8Array)), typed) },
-  { name: 'envelope decode + validation', input: fc.oneof(mutatedEnvelope, fc.uint8Array({ maxLength: 96 })), run: (b) => tolerate(() => decodeEnvelope(Buffer.from(b as Uint8Array)), typed) },
+  { name: 'msgpack decoder (msgpackr)', input: fc.oneof(fc.uint8Array({ maxLength: 128 }), mutatedEnvelope, extensionEnvelope), run: (b) => tolerate(() => unpackValue(Buffer.from(b as Uint8Array)), typed) },
+  {
+    name: 'envelope decode + validation',
+    input: fc.oneof(mutatedEnvelope, fc.uint8Array({ maxLength: 96 }), extensionEnvelope),
+    run: (b) =>
+      tolerate(() => {
+        const env = decodeEnvelope(Buffer.from(b as Uint8Array));
+        // Whatever passes is plain data again: it encodes and decodes to itself.
+        if (JSON.stringify(decodeEnvelope(encodeCheckedEnvelope(env))) !== JSON.stringify(env)) throw new Error('accepted envelope does not round-trip');
+      }, typed),
+  },
   {
     name: 'update validation (objects)',
     input: fc.oneof(fc.anything(), envelopeLike.map((e) => e.update), fc.record({ type: fc.constantFrom('exists', 'expunge', 'flags', 'mailbox', 'resync', '__proto__'), user: fc.string(), mailbox: fc.string(), uid: fc.anything(), uids: fc.oneof(fc.string(), fc.array(fc.integer())), flags: fc.array(fc.string()), op: fc.string(), to: fc.string() }, { requiredKeys: ['type'] })),
@@ -155,7 +196,7 @@ export const TARGETS: FuzzTarget[] = [
   { name: 'users file', input: fc.array(fc.oneof(fc.string(), fc.constantFrom('alice:secret', '$scrypt$x', '#c', ':', 'a:')), { maxLength: 5 }).map((l) => l.join('\n')), run: (s) => tolerate(() => parseUsers(s as string), typed) },
   {
     name: 'hub protocol HELLO/WELCOME/ACK/NOTICE',
-    input: fc.oneof(fc.uint8Array({ maxLength: 64 }), mutatedEnvelope),
+    input: fc.oneof(fc.uint8Array({ maxLength: 64 }), mutatedEnvelope, extensionEnvelope),
     run: (b) => {
       const body = Buffer.from(b as Uint8Array);
       for (const decode of [decodeHello, decodeWelcome, decodeAck, decodeNotice] as ((x: Buffer) => unknown)[]) tolerate(() => decode(body), typed);

@@ -3,7 +3,7 @@ import { packValue } from '../../src/envelope/codec.js';
 import { encodeEnvelope } from '../../src/envelope/codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { encodeFrame, FrameDecoder } from '../../src/envelope/frame.js';
-import { encodeHello, Kind, type Hello } from '../../src/pipe/hub-protocol.js';
+import { encodeHello, Kind, type Hello } from '../../src/hub/hub-protocol.js';
 
 /** A hand-driven client of the Unix protocol, for tests that must misbehave. */
 export class RawUnixClient {

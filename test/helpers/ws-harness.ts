@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { encodeEnvelope, packValue } from '../../src/envelope/codec.js';
 import { encodeFrame } from '../../src/envelope/frame.js';
-import { encodeHello, Kind, unprefixed } from '../../src/pipe/hub-protocol.js';
+import { encodeHello, Kind, unprefixed } from '../../src/hub/hub-protocol.js';
 import { openPipe } from '../../src/pipe/open-pipe.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { TokenSet } from '../../pipes/ws/tokens.js';

@@ -44,6 +44,15 @@ async function through(url: string, n: number): Promise<void> {
 }
 
 const scrape = async (base: string): Promise<string> => (await fetch(`${base}/metrics`)).text();
+/** prom-client's process and Node.js families (collectDefaultMetrics), what operators' dashboards expect. */
+function assertProcessFamilies(text: string): void {
+  for (const family of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_version_info']) {
+    assert.match(text, new RegExp(`^# TYPE ${family} `, 'm'), family);
+  }
+  const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1]);
+  assert.ok(rss > 1024 * 1024, `resident memory ${rss} bytes`);
+}
+
 const health = async (base: string): Promise<{ status: string }> => (await (await fetch(`${base}/health`)).json()) as { status: string };
 
 test('hub --metrics (ws, --insecure-no-auth): clients, relayed updates and /health', async () => {
@@ -55,6 +64,8 @@ test('hub --metrics (ws, --insecure-no-auth): clients, relayed updates and /heal
   assert.match(text, /updatepipe_hub_clients 2/);
   assert.match(text, /updatepipe_hub_relayed_total 12/);
   assert.match(text, /updatepipe_hub_refused_total 0/);
+  assert.match(text, /^# TYPE updatepipe_hub_relayed_total counter$/m);
+  assertProcessFamilies(text);
   assert.equal((await health(base)).status, 'ok');
 });
 
@@ -66,6 +77,9 @@ test('hub --listen unix: --metrics: the socket owner counts what it relays and s
   const text = await scrape(base);
   assert.match(text, /updatepipe_connected\{pipe="hub"\} 1/);
   assert.match(text, /updatepipe_latency_seconds_count 7/);
+  assert.match(text, /^# TYPE updatepipe_latency_seconds histogram$/m);
+  assert.match(text, /^updatepipe_latency_seconds_bucket\{le="\+Inf"\} 7$/m);
+  assertProcessFamilies(text);
   assert.equal((await health(base)).status, 'ok');
 });
 
@@ -89,5 +103,26 @@ test('serve-imap --metrics: sessions, selected mailboxes, pipe counters and /hea
   assert.match(text, /updatepipe_imap_sessions 1/);
   assert.match(text, /updatepipe_imap_trackers 1/);
   assert.match(text, /updatepipe_latency_seconds_count 2/);
+  assertProcessFamilies(text);
+  assert.equal((await health(base)).status, 'ok');
+});
+
+test('relay --metrics: each side counted apart, one latency histogram, forwarded updates and /health', async () => {
+  const [from, to] = [`unix:${path.join(dir, 'ra.sock')}`, `unix:${path.join(dir, 'rb.sock')}`];
+  const listener = await pipe(to); // one way: the relay only pushes to `to`, so someone listens there first
+  const r = new Recorder();
+  await listener.listen(r.handler);
+  const { base } = await start(['relay', '--from', from, '--to', to, '--one-way', '--metrics', '127.0.0.1:0']);
+  const pusher = await pipe(from);
+  for (let i = 1; i <= 5; i++) await pusher.push(flagsUpdate(i));
+  await waitFor(() => r.updates.filter((x) => x.u.type === 'flags').length === 5, 'relayed to the other side');
+  const text = await scrape(base);
+  assert.match(text, /^updatepipe_relay_forwarded_total 5$/m);
+  assert.match(text, /^updatepipe_delivered_total\{pipe="from"\} 5$/m);
+  assert.match(text, /^updatepipe_pushed_total\{pipe="to"\} [56]$/m, 'the five, and the resync a starting relay sends');
+  assert.match(text, /^updatepipe_connected\{pipe="to"\} 1$/m);
+  assert.match(text, /^updatepipe_latency_seconds_count 5$/m);
+  assertProcessFamilies(text);
+  assert.deepEqual(Object.keys(await health(base)).slice(0, 3), ['status', 'from', 'to']);
   assert.equal((await health(base)).status, 'ok');
 });

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { CLI_PATH, CliProcess } from '../../src/cli/child.js';
 import { isPipeError } from '../../src/errors.js';
 import { UnixPipe } from '../../pipes/unix/unix-pipe.js';
-import { decodeWelcome, Kind } from '../../src/pipe/hub-protocol.js';
+import { decodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
 import { flagsUpdate, Recorder } from '../helpers/recorder.js';
 import { RawUnixClient } from '../helpers/unix-raw.js';
 import { sleep, waitFor } from '../helpers/wait.js';

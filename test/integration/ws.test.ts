@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CliProcess, runCli } from '../../src/cli/child.js';
-import { decodeWelcome, Kind } from '../../src/pipe/hub-protocol.js';
+import { decodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
 import { openPipe } from '../../src/pipe/open-pipe.js';
 import type { UpdatePipe } from '../../src/pipe/update-pipe.js';
 import type { UidSetText, Update } from '../../src/update/update.js';

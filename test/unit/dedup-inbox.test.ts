@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ENVELOPE_VERSION, type Envelope } from '../../src/envelope/envelope.js';
 import { Deduper } from '../../src/pipe/dedup.js';
-import { Fifo } from '../../src/pipe/fifo.js';
+import { Fifo } from '../../src/hub/fifo.js';
 import { Inbox } from '../../src/pipe/inbox.js';
-import { ReplayRing } from '../../src/pipe/replay-ring.js';
+import { ReplayRing } from '../../src/hub/replay-ring.js';
 
 test('dedup: new, duplicate and gap verdicts per origin', () => {
   const d = new Deduper({ ttlMs: 60_000, maxOrigins: 10 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ValidationError } from '../../src/errors.js';
+import type { Meta } from '../../src/pipe/update-pipe.js';
 import { formatUntagged, formatUntaggedLines } from '../../src/tracker/untagged.js';
 import { MAX_UID, UidSet } from '../../src/update/uid-set.js';
 import { validateUpdate, type Update } from '../../src/update/update.js';
@@ -49,7 +50,8 @@ test('resync updates reach one mailbox, every mailbox of a user, or everyone', a
   assert.deepEqual(names(), ['alice/INBOX', 'alice/Work']);
   for (const t of ['INBOX', 'Work']) registry.get('alice', t)!.resync(new Storage().read());
 
-  registry.apply(update({ type: 'resync', user: '*' }), { meta: { origin: 'x', seq: 0, ts: 0, reason: 'gap' } });
+  const fromPipe: Meta = { origin: 'x', seq: 0, ts: 0, reason: 'gap' }; // the pipe's metadata fits the registry's
+  registry.apply(update({ type: 'resync', user: '*' }), { meta: fromPipe });
   await settle();
   assert.deepEqual(names(), ['alice/INBOX', 'alice/Work', 'bob/INBOX']);
 

@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { WorkerSpec } from '../spec.js';
-import { envelopeReader, frameReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
+import { BATCH, type WorkerSpec } from '../spec.js';
+import { envelopeReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
 
 /** `target` is `host:port/STREAM`; the raw baselines use subjects `raw.<stream>.…`. */
 function parse(target: string): { servers: string; stream: string; subject: string } {
@@ -13,7 +13,7 @@ function parse(target: string): { servers: string; stream: string; subject: stri
 export async function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
   const { servers, stream } = parse(spec.target);
   const nc = await connect({ servers });
-  const read = spec.kind === 'raw' ? envelopeReader(onUpdate) : frameReader(onUpdate);
+  const read = envelopeReader(onUpdate);
   if (spec.transport === 'nats') {
     nc.subscribe(`raw.${stream}.>`, { callback: (_e, m) => read(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)) });
     await nc.flush();
@@ -37,7 +37,7 @@ export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   const { servers, subject } = parse(spec.target);
   const nc = await connect({ servers });
   const js = jetstream(nc);
-  const step = spec.kind === 'raw' ? 1 : 512;
+  const step = spec.kind === 'raw' ? 1 : BATCH;
   const payload = (i: number): Buffer => (spec.kind === 'raw' ? rawEnvelope(i) : rawBatch(i, spec.n));
   return async () => {
     let window: Promise<unknown>[] = [];

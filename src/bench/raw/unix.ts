@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { monotonicMs, type WorkerSpec } from '../spec.js';
-import { frameReader, type RawEnvelope, rawBatch, rawFrame } from './frames.js';
+import { BATCH, monotonicMs, type WorkerSpec } from '../spec.js';
+import { frameReader, type RawEnvelope, rawBatchFrame, rawFrame } from './frames.js';
 
 /** Baseline receiver: a plain Unix socket server decoding frames. */
 export function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
@@ -21,9 +21,9 @@ export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   const socks = await Promise.all((spec.fanout ?? [spec.target]).map(connect));
   if (spec.rate) return () => pushAtRate(socks, spec.rate!, spec.n);
   return async () => {
-    const step = spec.kind === 'raw' ? 1 : 512;
+    const step = spec.kind === 'raw' ? 1 : BATCH;
     for (let i = 0; i < spec.n; i += step) {
-      const buf = spec.kind === 'raw' ? rawFrame(i) : rawBatch(i, spec.n);
+      const buf = spec.kind === 'raw' ? rawFrame(i) : rawBatchFrame(i, spec.n);
       for (const s of socks) s.write(buf);
       // Checked after all writes: a socket may drain while we wait for another one.
       for (const s of socks) if (s.writableNeedDrain) await new Promise((r) => s.once('drain', r));

@@ -1,6 +1,6 @@
 import WebSocket, { WebSocketServer } from 'ws';
-import type { WorkerSpec } from '../spec.js';
-import { envelopeReader, frameReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
+import { BATCH, type WorkerSpec } from '../spec.js';
+import { envelopeReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
 
 /** The raw hub: forwards every binary message to every other peer, unread. */
 export function relay(spec: WorkerSpec): Promise<void> {
@@ -24,7 +24,7 @@ function open(url: string): Promise<WebSocket> {
 
 export async function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
   const ws = await open(spec.target);
-  const read = spec.kind === 'raw' ? envelopeReader(onUpdate) : frameReader(onUpdate);
+  const read = envelopeReader(onUpdate);
   ws.on('message', (d: Buffer) => read(d));
 }
 
@@ -32,7 +32,7 @@ export async function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => v
 export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   const ws = await open(spec.target);
   return async () => {
-    const step = spec.kind === 'raw' ? 1 : 512;
+    const step = spec.kind === 'raw' ? 1 : BATCH;
     for (let i = 0; i < spec.n; i += step) {
       ws.send(spec.kind === 'raw' ? rawEnvelope(i) : rawBatch(i, spec.n));
       while (ws.bufferedAmount > 4 << 20) await new Promise((r) => setTimeout(r, 1));

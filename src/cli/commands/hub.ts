@@ -69,7 +69,7 @@ export async function hubCommand(o: HubCommandOptions): Promise<void> {
     const m = new Metrics();
     m.add('updatepipe_hub_clients', 'gauge', 'Connected clients', () => hub.clientCount);
     m.add('updatepipe_hub_relayed_total', 'counter', 'Updates relayed', () => hub.counters.relayed);
-    m.add('updatepipe_rejected_total', 'counter', 'Bad frames rejected', () => hub.counters.rejected, 'pipe="hub"');
+    m.add('updatepipe_rejected_total', 'counter', 'Bad frames rejected', () => hub.counters.rejected, { pipe: 'hub' });
     m.add('updatepipe_hub_cut_total', 'counter', 'Clients cut off for falling behind', () => hub.counters.cut);
     m.add('updatepipe_hub_replayed_total', 'counter', 'Frames replayed to clients that came back', () => hub.counters.replayed);
     m.add('updatepipe_hub_refused_total', 'counter', 'Upgrades refused (auth, path, limits)', () => hub.counters.refused);

@@ -1,10 +1,10 @@
 import type { Envelope } from '../envelope/envelope.js';
 import { PipeError } from '../errors.js';
 import { resyncAll, type Update } from '../update/update.js';
-import { BasePipe } from './base-pipe.js';
+import { BasePipe } from '../pipe/base-pipe.js';
 import { Fifo } from './fifo.js';
 import { Kind, PROTOCOL_VERSION, type Hello, type HubSeq, type Welcome } from './hub-protocol.js';
-import type { PipeOptions, UpdateHandler, UpdatePipe } from './update-pipe.js';
+import type { PipeOptions, UpdateHandler, UpdatePipe } from '../pipe/update-pipe.js';
 
 /** One connection to a hub, as the client pipe sees it (Unix stream or WebSocket). */
 export interface HubLink {

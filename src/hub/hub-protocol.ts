@@ -1,7 +1,7 @@
 import { packValue, unpackValue } from '../envelope/codec.js';
 import { isOrigin, type Origin, type Seq } from '../envelope/envelope.js';
 import { encodeFrame } from '../envelope/frame.js';
-import { PipeError } from '../errors.js';
+import { PipeError, show } from '../errors.js';
 
 /**
  * The hub protocol (docs/wire-protocol.md), spoken to a hub that relays for its clients:
@@ -51,9 +51,18 @@ export interface Notice {
   message: string;
 }
 
+/**
+ * HELLO, WELCOME and NOTICE are a few dozen bytes. The cap is checked before decoding: a
+ * HELLO is what a peer sends before anything else, and msgpack that defines records is
+ * costly to decode (a MiB of it takes msgpackr about a second).
+ */
+export const MAX_CONTROL_BYTES = 4096;
+
 function record(body: Buffer, what: string): Record<string, unknown> {
+  if (body.length > MAX_CONTROL_BYTES) throw new PipeError('BAD_FRAME', `${what} of ${body.length} bytes (at most ${MAX_CONTROL_BYTES})`);
   const v = unpackValue(body);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PipeError('BAD_FRAME', `${what} is not a map`);
+  const proto: unknown = typeof v === 'object' && v !== null ? Object.getPrototypeOf(v) : undefined;
+  if (proto !== Object.prototype) throw new PipeError('BAD_FRAME', `${what} is not a map`);
   return v as Record<string, unknown>;
 }
 
@@ -67,7 +76,7 @@ export function encodeHello(h: Hello): Buffer {
 
 export function decodeHello(body: Buffer): Hello {
   const o = record(body, 'HELLO');
-  if (o['v'] !== PROTOCOL_VERSION) throw new PipeError('BAD_FRAME', `unsupported protocol version ${JSON.stringify(o['v'])}, this build speaks ${PROTOCOL_VERSION}`);
+  if (o['v'] !== PROTOCOL_VERSION) throw new PipeError('BAD_FRAME', `unsupported protocol version ${show(o['v'])}, this build speaks ${PROTOCOL_VERSION}`);
   if (!isOrigin(o['origin'])) throw new PipeError('BAD_FRAME', 'HELLO: bad origin');
   if (typeof o['listen'] !== 'boolean') throw new PipeError('BAD_FRAME', 'HELLO: listen must be a boolean');
   const h: Hello = { v: PROTOCOL_VERSION, origin: o['origin'], listen: o['listen'] };
@@ -85,7 +94,7 @@ export function encodeWelcome(w: Welcome): Buffer {
 
 export function decodeWelcome(body: Buffer): Welcome {
   const o = record(body, 'WELCOME');
-  if (o['v'] !== PROTOCOL_VERSION) throw new PipeError('BAD_FRAME', `socket owner speaks protocol ${JSON.stringify(o['v'])}, this build speaks ${PROTOCOL_VERSION}`);
+  if (o['v'] !== PROTOCOL_VERSION) throw new PipeError('BAD_FRAME', `socket owner speaks protocol ${show(o['v'])}, this build speaks ${PROTOCOL_VERSION}`);
   if (typeof o['epoch'] !== 'string' || !hubSeq(o['first']) || typeof o['resync'] !== 'boolean') {
     throw new PipeError('BAD_FRAME', 'WELCOME: malformed');
   }

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { CliProcess, runCli } from '../../src/cli/child.js';
+
+/**
+ * `push` and `mail` start from one-file bundles, and what they load is their start-up
+ * time: these run the real commands with a module hook that writes down every module
+ * they resolve.
+ */
+let dir = '';
+let env: NodeJS.ProcessEnv = {};
+let listener: CliProcess | null = null;
+let pipe = '';
+const log = (): string => path.join(dir, 'resolved.txt');
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'up-loaded-'));
+  const hooks = path.join(dir, 'hooks.mjs');
+  await writeFile(
+    hooks,
+    `import { appendFileSync } from 'node:fs';
+let file;
+export function initialize(data) { file = data.file; }
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(file, r.url + '\\n');
+  return r;
+}
+`,
+  );
+  const register = path.join(dir, 'register.mjs');
+  await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)}, { data: { file: ${JSON.stringify(log())} } });\n`);
+  env = { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import=${pathToFileURL(register).href}` };
+  pipe = `unix:${path.join(dir, 's.sock')}`;
+  listener = new CliProcess(['listen', '--pipe', pipe]);
+  await listener.waitStderr('ready');
+});
+after(async () => {
+  await listener?.kill();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function resolvedBy(args: string[], input?: string): Promise<string[]> {
+  await writeFile(log(), '');
+  const r = await runCli(args, { env, ...(input === undefined ? {} : { input }) });
+  assert.equal(r.code, 0, r.stderr);
+  return (await readFile(log(), 'utf8')).split('\n').filter(Boolean);
+}
+
+test('push loads its bundle and no metrics library, native addon or command parser', async () => {
+  const urls = await resolvedBy(['push', '--pipe', pipe, '{"type":"resync","user":"alice"}']);
+  assert.ok(urls.some((u) => u.endsWith('/push-bundle.js')), `the hook saw the bundle (${urls.length} modules)`);
+  for (const unwanted of ['prom-client', 'msgpackr-extract', 'commander', '/node_modules/msgpackr/']) {
+    assert.ok(!urls.some((u) => u.includes(unwanted)), `${unwanted} loaded: ${urls.filter((u) => u.includes(unwanted)).join(', ')}`);
+  }
+  // The hook does see packages: `push --help` goes the full way, through commander.
+  assert.ok((await resolvedBy(['push', '--help'])).some((u) => u.includes('/node_modules/commander/')));
+});
+
+test('mail loads its bundle and no metrics library either', async () => {
+  const urls = await resolvedBy(['mail', 'add', '--maildir', path.join(dir, 'mail'), '--user', 'alice', '--pipe', pipe, '-'], 'Subject: x\r\n\r\nbody\r\n');
+  assert.ok(urls.some((u) => u.endsWith('/mail-bundle.js')), `the hook saw the bundle (${urls.length} modules)`);
+  for (const unwanted of ['prom-client', 'msgpackr-extract', 'commander']) {
+    assert.ok(!urls.some((u) => u.includes(unwanted)), `${unwanted} loaded`);
+  }
+});
