@@ -80,11 +80,14 @@ export class DirWatches<T> {
     return this.watchers.has(dir) || this.polledDirs.has(dir);
   }
 
-  /** Watches `dir` if it is a real directory (never a symbolic link). */
-  add(dir: string, route: T): WatchOutcome {
+  /**
+   * Watches `dir` if it is a real directory (never a symbolic link). `seen`: its identity
+   * as the caller just read it (saves a stat); undefined means it is not a directory.
+   */
+  add(dir: string, route: T, seen: DirIdentity | undefined | null = null): WatchOutcome {
     if (this.closed) return 'gone';
     if (this.has(dir)) this.remove(dir);
-    if (identityOf(dir) === undefined) return 'gone';
+    if ((seen === null ? identityOf(dir) : seen) === undefined) return 'gone';
     if (this.watchers.size >= this.o.maxWatches) return this.poll(dir, route, `the watch limit of this process (--max-watches ${this.o.maxWatches}) is reached`);
     let w: FSWatcher;
     try {

@@ -496,7 +496,7 @@ export class MaildirWatcher extends EventEmitter {
       if (wm.mark === null) this.markMailbox(user, m);
       else marked.push(wm);
     }
-    await this.markChanged(marked);
+    await this.markChanged(marked, true);
     for (const dir of u.pending) if (!pending.has(dir)) this.watches.remove(dir);
     for (const dir of pending) if (!u.pending.has(dir)) this.watchPending(dir, { kind: 'pending', user });
     u.pending = pending;
@@ -518,8 +518,8 @@ export class MaildirWatcher extends EventEmitter {
   private watchMessages(wm: WatchedMailbox): void {
     const route: Route = { kind: 'messages', user: wm.user, mailbox: wm.mailbox };
     wm.watched = { new: identityOf(wm.newDir), cur: identityOf(wm.curDir) };
-    this.watches?.add(wm.newDir, route);
-    this.watches?.add(wm.curDir, route);
+    this.watches?.add(wm.newDir, route, wm.watched.new);
+    this.watches?.add(wm.curDir, route, wm.watched.cur);
   }
 
   // ---- mailboxes -----------------------------------------------------------------------
@@ -609,12 +609,14 @@ export class MaildirWatcher extends EventEmitter {
   }
 
   /** Two lstats per mailbox, in slices, so a server's event loop is never held for long. */
-  private async markChanged(mailboxes: WatchedMailbox[]): Promise<void> {
+  private async markChanged(mailboxes: WatchedMailbox[], justWatched = false): Promise<void> {
     for (let i = 0; i < mailboxes.length; i++) {
       if (i % RESCAN_SLICE === RESCAN_SLICE - 1) await new Promise((r) => setImmediate(r));
       const wm = mailboxes[i]!;
-      const n = identityOf(wm.newDir);
-      const c = identityOf(wm.curDir);
+      // Just watched: the identities were read a moment ago, before the watch was set, so
+      // a change since would have raised an event.
+      const n = justWatched ? wm.watched.new : identityOf(wm.newDir);
+      const c = justWatched ? wm.watched.cur : identityOf(wm.curDir);
       const m = wm.mark;
       const trusted = m !== null && m.new.mtimeMs < m.at - COARSE_MTIME_MS && m.cur.mtimeMs < m.at - COARSE_MTIME_MS;
       const same = m !== null && n?.id === m.new.id && n.mtimeMs === m.new.mtimeMs && c?.id === m.cur.id && c.mtimeMs === m.cur.mtimeMs;
