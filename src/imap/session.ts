@@ -689,16 +689,15 @@ export class ImapSession {
 
   /** Removes \Deleted messages (of `uidSet` if given) and tells every session, this one too. */
   private async removeDeleted(sel: Selected, uidSet: string | null, announce: boolean): Promise<void> {
-    let removed: number[];
-    if (uidSet === null) removed = await this.ctx.store.expungeDeleted(this.user!, sel.mailbox);
-    else {
-      const targets = await this.targets(uidSet, true);
-      const doomed = targets.filter((t) => t.info?.flags.includes('\\Deleted')).map((t) => t.uid);
-      removed = doomed.length ? await this.ctx.store.expunge(this.user!, sel.mailbox, UidSet.parse(doomed)) : [];
-    }
-    if (removed.length === 0) return;
-    const u = validateUpdate({ type: 'expunge', user: this.user!, mailbox: sel.mailbox, uids: removed });
+    // UID EXPUNGE: of the messages the set names in this view, those \Deleted (checked under
+    // the mailbox lock, so a flag change meanwhile is respected).
+    const only = uidSet === null ? undefined : (await this.targets(uidSet, true)).map((t) => t.uid);
+    if (only !== undefined && only.length === 0) return;
+    const { uids, modseq } = await this.ctx.store.expungeDeleted(this.user!, sel.mailbox, only && UidSet.parse(only));
+    if (uids.length === 0) return;
+    const u = validateUpdate({ type: 'expunge', user: this.user!, mailbox: sel.mailbox, uids, uidValidity: sel.uidValidity, ...(modseq !== undefined ? { modseq } : {}) });
     // CLOSE sends no EXPUNGE responses to its own session (RFC 9051 §6.4.1).
     this.ctx.publish(u, announce ? undefined : sel.tracker);
   }
+
 }

@@ -19,7 +19,7 @@ import { locateMessageFile, scanMessageFiles, type OddFile, type MessageFile } f
 import { Subscriptions } from './subscriptions.js';
 import { DELETED_LETTER } from './system-flags.js';
 import { reconcile, type Reconciled } from './reconcile.js';
-import { assignUid, emptyUidList, nextModseq, readUidList, writeUidList, type UidList } from './uid-list.js';
+import { assignUid, emptyUidList, expungedSince, nextModseq, readUidList, recordExpunge, writeUidList, type UidList } from './uid-list.js';
 import { allocateUidValidity } from './uid-validity.js';
 import { validateUserName } from './user-name.js';
 
@@ -58,6 +58,14 @@ export interface FlagChange {
 }
 
 export type FlagMode = 'set' | 'add' | 'remove';
+
+/** What an expunge removed (ascending) and the modseq it took (none when nothing went). */
+export interface Expunged {
+  uids: Uid[];
+  modseq: number | undefined;
+}
+
+const nothingExpunged = (): Expunged => ({ uids: [], modseq: undefined });
 
 export interface MaildirStoreOptions {
   lock?: Partial<LockOptions>;
@@ -318,27 +326,37 @@ export class MaildirStore {
     });
   }
 
-  /** Removes the listed messages that exist; returns their UIDs in ascending order. */
-  async expunge(user: UserName, mailbox: MailboxName, uids: UidSet): Promise<Uid[]> {
+  /** Removes the listed messages that exist: their UIDs in ascending order, and the modseq taken. */
+  async expunge(user: UserName, mailbox: MailboxName, uids: UidSet): Promise<Expunged> {
     const paths = await this.openMailbox(user, mailbox);
     return withMailboxLock(paths, this.lockOptions, async () => {
       const list = await this.loadUidList(paths);
       const doomed = list.entries.filter((e) => uids.has(e.uid));
-      if (doomed.length === 0) return [];
+      if (doomed.length === 0) return nothingExpunged();
       return this.removeEntries(paths, list, doomed, await scanMessageFiles(paths));
     });
   }
 
-  /** IMAP EXPUNGE: removes every message flagged \Deleted. */
-  async expungeDeleted(user: UserName, mailbox: MailboxName): Promise<Uid[]> {
+  /** IMAP EXPUNGE: removes every message flagged \Deleted (of `only`, when given: UID EXPUNGE). */
+  async expungeDeleted(user: UserName, mailbox: MailboxName, only?: UidSet): Promise<Expunged> {
     const paths = await this.openMailbox(user, mailbox);
     return withMailboxLock(paths, this.lockOptions, async () => {
       const list = await this.loadUidList(paths);
       const files = await scanMessageFiles(paths);
-      const doomed = list.entries.filter((e) => files.get(e.basename)?.letters.includes(DELETED_LETTER));
-      if (doomed.length === 0) return [];
+      const doomed = list.entries.filter((e) => (only === undefined || only.has(e.uid)) && files.get(e.basename)?.letters.includes(DELETED_LETTER));
+      if (doomed.length === 0) return nothingExpunged();
       return this.removeEntries(paths, list, doomed, files);
     });
+  }
+
+  /**
+   * For QRESYNC: the UIDs expunged after `modseq`, or null when the mailbox no longer
+   * remembers that far back (see `MAX_EXPUNGE_RECORDS`). Lock-free, like `readMessage`.
+   */
+  async expungedSince(user: UserName, mailbox: MailboxName, modseq: number): Promise<Uid[] | null> {
+    const paths = await this.openMailbox(user, mailbox);
+    const read = await readUidList(paths.uidList);
+    return read.kind === 'ok' ? expungedSince(read.list, modseq) : null;
   }
 
   /** Lock-free: the UID list is replaced atomically and a file moved meanwhile is looked up again. */
@@ -495,7 +513,7 @@ export class MaildirStore {
     return done.flags;
   }
 
-  private async removeEntries(paths: MailboxPaths, list: UidList, doomed: UidList['entries'], files: Map<string, MessageFile>): Promise<Uid[]> {
+  private async removeEntries(paths: MailboxPaths, list: UidList, doomed: UidList['entries'], files: Map<string, MessageFile>): Promise<Expunged> {
     // Files first: a crash before the list is written leaves entries without files, which
     // sync drops (and announces). The other order would leave files without UIDs, which
     // sync would revive.
@@ -505,9 +523,11 @@ export class MaildirStore {
     }
     const gone = new Set(doomed.map((e) => e.uid));
     list.entries = list.entries.filter((e) => !gone.has(e.uid));
-    nextModseq(list);
+    const modseq = nextModseq(list);
+    const uids = doomed.map((e) => e.uid);
+    recordExpunge(list, uids, modseq);
     await writeUidList(paths.uidList, list);
-    return doomed.map((e) => e.uid);
+    return { uids, modseq };
   }
 
   private async describe(uid: Uid, modseq: number, file: MessageFile, table: KeywordTable): Promise<MessageInfo | undefined> {

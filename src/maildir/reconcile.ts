@@ -3,7 +3,7 @@ import type { Flag } from '../update/update.js';
 import { lettersToFlags } from './flag-codec.js';
 import type { KeywordTable } from './keywords.js';
 import type { MessageFile } from './message-scan.js';
-import { assignUid, nextModseq, type UidList } from './uid-list.js';
+import { assignUid, nextModseq, recordExpunge, type UidList } from './uid-list.js';
 
 /** What other tools did to a mailbox since the store last recorded it. */
 export interface Reconciled {
@@ -52,7 +52,7 @@ export function reconcile(list: UidList, files: ReadonlyMap<string, MessageFile>
   if (out.expunged.length > 0) {
     out.dirty = true;
     list.entries = kept;
-    take();
+    recordExpunge(list, out.expunged, take());
   }
   const known = new Set(kept.map((e) => e.basename));
   const unnumbered = [...files.keys()].filter((b) => !known.has(b)).sort();

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { PipeError } from '../errors.js';
-import { isUid, MAX_UID, type Uid } from '../update/uid-set.js';
+import { isUid, MAX_UID, UidSet, type Uid } from '../update/uid-set.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { MAX_BASENAME_LENGTH } from './maildir-filename.js';
 
@@ -18,6 +18,12 @@ export interface UidListEntry {
   letters: string | null;
 }
 
+/** UIDs expunged by one operation, and the modseq it took (for QRESYNC's VANISHED). */
+export interface ExpungeRecord {
+  modseq: number;
+  uids: UidSet;
+}
+
 /** The persistent half of a mailbox's state: which file has which UID, and what was announced. */
 export interface UidList {
   uidValidity: number;
@@ -25,9 +31,23 @@ export interface UidList {
   uidNext: number;
   /** Highest modseq given out in this mailbox (RFC 7162): never decreases. */
   highestModseq: number;
+  /**
+   * Expunges at or below this modseq are forgotten: a client resynchronising from before
+   * it is told every UID it may hold that no longer exists instead (RFC 7162 §3.2.5.2).
+   */
+  vanishedFloor: number;
   /** Ascending by uid. */
   entries: UidListEntry[];
+  /** Remembered expunges, oldest first, each above `vanishedFloor`; bounded (see below). */
+  expunged: ExpungeRecord[];
 }
+
+/**
+ * How much expunge history a list keeps: rewritten with every change, so it must stay
+ * small. Past either bound the oldest records go and the floor rises to them.
+ */
+export const MAX_EXPUNGE_RECORDS = 1_024;
+export const MAX_EXPUNGE_TEXT = 64 * 1024;
 
 export type UidListRead =
   | { kind: 'ok'; list: UidList }
@@ -36,8 +56,9 @@ export type UidListRead =
 
 const V1_HEADER = /^v1 ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9})$/;
 const V1_ENTRY = /^([1-9][0-9]{0,9}) (.+)$/;
-const V2_HEADER = /^v2 ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9}) ([1-9][0-9]{0,14})$/;
+const V2_HEADER = /^v2 ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9}) ([1-9][0-9]{0,14}) ([0-9]{1,15})$/;
 const V2_ENTRY = /^([1-9][0-9]{0,9}) ([1-9][0-9]{0,14}) (-|[A-Za-z]{1,52}) (.+)$/;
+const V2_EXPUNGED = /^x ([1-9][0-9]{0,14}) ([0-9:,]{1,65536})$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const NO_LETTERS = '-';
@@ -67,12 +88,29 @@ export function parseUidList(text: string): UidList | { corrupt: string } {
   const uidValidity = Number(header[1]);
   const uidNext = Number(header[2]);
   const highestModseq = v2 ? Number(header[3]) : 1;
-  if (!isUid(uidValidity) || uidNext > MAX_UID + 1 || !Number.isSafeInteger(highestModseq)) return { corrupt: 'header values out of range' };
+  const vanishedFloor = v2 ? Number(header[4]) : 1;
+  if (!isUid(uidValidity) || uidNext > MAX_UID + 1 || !Number.isSafeInteger(highestModseq) || vanishedFloor > highestModseq) return { corrupt: 'header values out of range' };
   const entries: UidListEntry[] = [];
+  const expunged: ExpungeRecord[] = [];
   const basenames = new Set<string>();
   let previous = 0;
   for (let i = 1; i < lines.length; i++) {
-    const m = (v2 ? V2_ENTRY : V1_ENTRY).exec(lines[i]!);
+    const line = lines[i]!;
+    if (v2 && line.startsWith('x ')) {
+      const x = V2_EXPUNGED.exec(line);
+      const last = expunged.length > 0 ? expunged[expunged.length - 1]!.modseq : vanishedFloor;
+      if (!x || Number(x[1]) <= last || Number(x[1]) > highestModseq) return { corrupt: `line ${i + 1}: bad expunge record` };
+      let uids: UidSet;
+      try {
+        uids = UidSet.parse(x[2]!);
+      } catch {
+        return { corrupt: `line ${i + 1}: bad expunge record` };
+      }
+      expunged.push({ modseq: Number(x[1]), uids });
+      continue;
+    }
+    if (expunged.length > 0) return { corrupt: `line ${i + 1}: message after the expunge records` };
+    const m = (v2 ? V2_ENTRY : V1_ENTRY).exec(line);
     if (!m) return { corrupt: `bad line ${i + 1}` };
     const uid = Number(m[1]);
     const modseq = v2 ? Number(m[2]) : 1;
@@ -86,14 +124,43 @@ export function parseUidList(text: string): UidList | { corrupt: string } {
     entries.push({ uid, basename, modseq, letters });
     previous = uid;
   }
-  return { uidValidity, uidNext, highestModseq, entries };
+  return { uidValidity, uidNext, highestModseq, vanishedFloor, entries, expunged };
 }
 
 /** Always v2. Letters not yet adopted (null after an upgrade) are written as none. */
 export function formatUidList(list: UidList): string {
-  let out = `v2 ${list.uidValidity} ${list.uidNext} ${list.highestModseq}\n`;
+  let out = `v2 ${list.uidValidity} ${list.uidNext} ${list.highestModseq} ${list.vanishedFloor}\n`;
   for (const e of list.entries) out += `${e.uid} ${e.modseq} ${e.letters || NO_LETTERS} ${e.basename}\n`;
+  for (const x of list.expunged) out += `x ${x.modseq} ${x.uids.toString()}\n`;
   return out;
+}
+
+/**
+ * Remembers that `uids` went at `modseq` (the operation's own, the newest). The history
+ * stays within MAX_EXPUNGE_RECORDS and MAX_EXPUNGE_TEXT: the oldest records are forgotten
+ * first, and the floor rises to the last one forgotten.
+ */
+export function recordExpunge(list: UidList, uids: readonly Uid[], modseq: number): void {
+  if (uids.length === 0) return;
+  list.expunged.push({ modseq, uids: UidSet.parse([...uids]) });
+  let text = 0;
+  for (const x of list.expunged) text += x.uids.toString().length + 20;
+  while (list.expunged.length > MAX_EXPUNGE_RECORDS || (text > MAX_EXPUNGE_TEXT && list.expunged.length > 0)) {
+    const gone = list.expunged.shift()!;
+    text -= gone.uids.toString().length + 20;
+    list.vanishedFloor = gone.modseq;
+  }
+}
+
+/**
+ * UIDs expunged after `modseq`, or null when the history no longer reaches back that far
+ * (then only "every UID the client may hold that is not here now" is a safe answer).
+ */
+export function expungedSince(list: UidList, modseq: number): Uid[] | null {
+  if (modseq < list.vanishedFloor) return null;
+  const out: Uid[] = [];
+  for (const x of list.expunged) if (x.modseq > modseq) for (const u of x.uids) out.push(u);
+  return out.sort((a, b) => a - b);
 }
 
 export async function readUidList(file: string): Promise<UidListRead> {
@@ -113,7 +180,7 @@ export async function writeUidList(file: string, list: UidList): Promise<void> {
 }
 
 export function emptyUidList(uidValidity: number): UidList {
-  return { uidValidity, uidNext: 1, highestModseq: 1, entries: [] };
+  return { uidValidity, uidNext: 1, highestModseq: 1, vanishedFloor: 1, entries: [], expunged: [] };
 }
 
 /** The modseq for one more change to the mailbox (RFC 7162: strictly increasing). */

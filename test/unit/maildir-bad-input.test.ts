@@ -96,7 +96,7 @@ test('bad flags, UIDs and dates are refused', () =>
     assert.deepEqual((await store.sync(USER, 'INBOX')).messages.map((m) => m.uid), [uid], 'nothing was added by refused appends');
   }));
 
-/** `valid` is "v2 <uidvalidity> 4 <modseq>\n1 <modseq> S <a>\n3 <modseq> - <b>\n" (message 2 was expunged). */
+/** `valid` is "v2 <uidvalidity> 4 <modseq> 1\n1 <modseq> S <a>\n3 <modseq> - <b>\nx <modseq> 2\n" (message 2 was expunged). */
 const lines = (v: string): string[] => v.slice(0, -1).split('\n');
 const corruptions: [string, (valid: string) => string][] = [
   ['truncated mid-line', (v) => v.slice(0, -3)],
@@ -107,7 +107,10 @@ const corruptions: [string, (valid: string) => string][] = [
   ['uids out of order', (v) => [lines(v)[0], lines(v)[2], lines(v)[1]].join('\n') + '\n'],
   ['repeated file name', (v) => v.replace(/^v2 (\d+) \d+/, 'v2 $1 99') + `9 1 - ${lines(v)[1]!.split(' ')[3]}\n`],
   ['uidnext beyond 32 bits', (v) => v.replace(/^v2 (\d+) \d+/, 'v2 $1 4294967297')],
-  ['modseq above the highest', (v) => v.replace(/^(v2 \d+ \d+) (\d+)\n(\d+) \d+/, '$1 $2\n$3 999999')],
+  ['modseq above the highest', (v) => v.replace(/^(v2 \d+ \d+ \d+ \d+)\n(\d+) \d+/, '$1\n$2 999999')],
+  ['an expunge record above the highest modseq', (v) => v + 'x 999999 2\n'],
+  ['a message after the expunge records', (v) => v.replace(/\n(x [^\n]*\n)$/, '\n$1') + '8 1 - late\n'],
+  ['a floor above the highest modseq', (v) => v.replace(/^(v2 \d+ \d+ )(\d+) \d+/, '$1$2 99999999')],
   ['flag letters out of order', (v) => v.replace(/\n1 (\d+) S /, '\n1 $1 SF ')],
   ['v1 entry in a v2 list', (v) => v + `9 x\n`],
   ['a stray line', (v) => v + 'hello world\n'],

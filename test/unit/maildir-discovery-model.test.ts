@@ -108,7 +108,7 @@ test('store edits and other tools interleaved: everything told once, and in the 
             case 'expunge': {
               const uids = [...told.uids.keys()];
               if (uids.length === 0) break;
-              const gone = await stores[o.pick % 2]!.expunge(USER, 'INBOX', UidSet.of(uids[o.pick % uids.length]!));
+              const { uids: gone } = await stores[o.pick % 2]!.expunge(USER, 'INBOX', UidSet.of(uids[o.pick % uids.length]!));
               if (gone.length) told.apply({ type: 'expunge', user: USER, mailbox: 'INBOX', uids: UidSet.parse(gone).toString() } as Update);
               break;
             }

@@ -85,7 +85,7 @@ test('a v1 UID list is upgraded in place: files keep their UIDs, their letters a
     await writeFile(path.join(userDir, 'updatepipe-uidlist'), 'v1 1234 8\n5 a\n7 b\n');
     assert.deepEqual(await found(store), []);
     const list = await readFile(path.join(userDir, 'updatepipe-uidlist'), 'utf8');
-    assert.equal(list, 'v2 1234 8 1\n5 1 S a\n7 1 - b\n');
+    assert.equal(list, 'v2 1234 8 1 1\n5 1 S a\n7 1 - b\n');
     const s = await store.sync(USER, 'INBOX');
     assert.deepEqual(s.messages.map((m) => [m.uid, m.flags]), [[5, ['\\Seen']], [7, []]]);
     const { modseq } = await store.append(USER, 'INBOX', message('c'));

@@ -78,13 +78,13 @@ async function apply(store: MaildirStore, mailbox: string, model: Model, o: Op):
       const uids = o.picks.map((p) => model.pick(p));
       const present = [...new Set(uids)].filter((u) => model.messages.has(u)).sort((a, b) => a - b);
       for (const u of present) model.messages.delete(u);
-      assert.deepEqual(await store.expunge(USER, mailbox, UidSet.parse(uids)), present);
+      assert.deepEqual((await store.expunge(USER, mailbox, UidSet.parse(uids))).uids, present);
       return;
     }
     case 'expungeDeleted': {
       const deleted = [...model.messages].filter(([, f]) => f.has('\\deleted')).map(([u]) => u);
       for (const u of deleted) model.messages.delete(u);
-      assert.deepEqual(await store.expungeDeleted(USER, mailbox), deleted);
+      assert.deepEqual((await store.expungeDeleted(USER, mailbox)).uids, deleted);
       return;
     }
     case 'sync':

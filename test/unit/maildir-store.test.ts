@@ -66,12 +66,12 @@ test('at most 26 keywords per mailbox, with a clear error', () =>
 test('expunge removes only present UIDs; expungeDeleted removes \\Deleted ones', () =>
   withStore(async (store) => {
     for (let i = 1; i <= 6; i++) await store.append(USER, 'INBOX', message(`m${i}`));
-    assert.deepEqual(await store.expunge(USER, 'INBOX', UidSet.parse('2,4,9:12')), [2, 4]);
-    assert.deepEqual(await store.expunge(USER, 'INBOX', UidSet.of(2)), []);
+    assert.deepEqual((await store.expunge(USER, 'INBOX', UidSet.parse('2,4,9:12'))).uids, [2, 4]);
+    assert.deepEqual(await store.expunge(USER, 'INBOX', UidSet.of(2)), { uids: [], modseq: undefined });
     await store.addFlags(USER, 'INBOX', 3, ['\\Deleted']);
     await store.addFlags(USER, 'INBOX', 6, ['\\Deleted', '\\Seen']);
-    assert.deepEqual(await store.expungeDeleted(USER, 'INBOX'), [3, 6]);
-    assert.deepEqual(await store.expungeDeleted(USER, 'INBOX'), []);
+    assert.deepEqual((await store.expungeDeleted(USER, 'INBOX')).uids, [3, 6]);
+    assert.deepEqual((await store.expungeDeleted(USER, 'INBOX')).uids, []);
     const state = await store.sync(USER, 'INBOX');
     assert.deepEqual(state.messages.map((m) => m.uid), [1, 5]);
     assert.equal(state.uidNext, 7, 'UIDs are never reused');

@@ -110,12 +110,12 @@ export async function mailFlags(uidText: string, mode: 'set' | 'add' | 'remove',
 export async function mailExpunge(uidText: string, o: MailOptions): Promise<void> {
   const set = UidSet.parse(/^\d+$/.test(uidText) ? [Number(uidText)] : uidText, 'uid');
   const store = new MaildirStore(o.maildir);
-  const removed = await store.expunge(o.user, o.mailbox, set);
-  if (removed.length === 0) {
+  const { uids, modseq } = await store.expunge(o.user, o.mailbox, set);
+  if (uids.length === 0) {
     process.stderr.write(`updatepipe: no message with uid ${set.toString()} in ${o.mailbox}\n`);
     return;
   }
-  await announce(o, [validateUpdate({ type: 'expunge', user: o.user, mailbox: o.mailbox, uids: removed })]);
+  await announce(o, [validateUpdate({ type: 'expunge', user: o.user, mailbox: o.mailbox, uids, ...(modseq !== undefined ? { modseq } : {}) })]);
 }
 
 export async function mailMailbox(op: 'create' | 'delete' | 'rename', to: string | undefined, o: MailOptions): Promise<void> {
