@@ -71,6 +71,7 @@ export function trackerState(s: StoreState): MailboxState {
     highestModseq: s.highestModseq,
     uids: s.messages.map((m) => m.uid),
     flags: new Map(s.messages.map((m) => [m.uid, m.flags])),
+    modseqs: new Map(s.messages.map((m) => [m.uid, m.modseq])),
   };
 }
 

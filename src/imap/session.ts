@@ -568,7 +568,7 @@ export class ImapSession {
       const info = t.info;
       const size = !wantsSize ? info.size : raw ? this.ctx.sizes.fromContent(info, raw) : await this.ctx.sizes.of(info, () => this.ctx.store.readMessageOf(this.user!, sel.mailbox, info)).catch(() => info.size);
       this.write(renderFetch(t.seq, seenNow ? withFlags : items, { uid: t.uid, flags, size, internalDate: info.internalDate }, raw));
-      if (asksFlags || seenNow) sel.tracker.told(t.uid, flags);
+      if (asksFlags || seenNow) sel.tracker.told(t.uid, flags, marked?.modseq ?? info.modseq);
     }
     return ok(`${byUid ? 'UID ' : ''}FETCH completed`, byUid);
   }

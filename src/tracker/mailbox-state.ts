@@ -20,6 +20,8 @@ export interface MailboxState {
    * read and are ignored.
    */
   highestModseq?: number;
+  /** Each message's MODSEQ, where storage keeps them (sessions with CONDSTORE are told them). */
+  modseqs?: ReadonlyMap<Uid, number>;
 }
 
 /** Ascending, duplicate-free UIDs of a state; throws on anything that is not a UID. */

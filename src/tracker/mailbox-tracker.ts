@@ -6,7 +6,7 @@ import { MessageIndex } from './message-index.js';
 import { ReadJournal, type MessageChange } from './read-journal.js';
 import { SessionTracker, type SessionHost } from './session-tracker.js';
 import { SessionView } from './session-view.js';
-import { diffMessages } from './sorted-uids.js';
+import { diffMessages, indexOfUid } from './sorted-uids.js';
 import type { ByeReason } from './untagged.js';
 
 /**
@@ -85,6 +85,9 @@ export class MailboxTracker {
         return self.index;
       },
       flagSet: (flags) => this.pool.of(flags),
+      needModseqs: () => {
+        if (this.index !== null && !this.index.allModseqsKnown) this.requestResync('uncertain');
+      },
     };
   }
 
@@ -130,6 +133,11 @@ export class MailboxTracker {
     this.journals.delete(journal);
     const snapshot = target.messages;
     const { session, view } = this.openView(snapshot.uids.slice(), snapshot.flags.slice());
+    // What the client is shown is the read: the modseqs of its flags are the read's too.
+    for (const u of snapshot.uids) {
+      const m = target.modseqOf(u);
+      if (m !== undefined) view.told(u, view.flags[indexOfUid(view.uids, u)] ?? null, m);
+    }
     const merged = this.merge(target, journal);
     if (merged === 'outdated') {
       // Read before a newer incarnation was seen: the client got numbers that are void.
@@ -144,9 +152,11 @@ export class MailboxTracker {
   }
 
   exists(uids: UidSet, scope: ChangeScope = {}): void {
-    const index = this.admit({ type: 'exists', uids, ...uidValidityOf(scope) });
+    const change: MessageChange = { type: 'exists', uids, ...uidValidityOf(scope) };
+    if (scope.modseq !== undefined) change.modseq = scope.modseq;
+    const index = this.admit(change);
     if (index === null) return;
-    const { added, unplaceable } = index.addExisting(uids, this.maxPending);
+    const { added, unplaceable } = index.addExisting(uids, this.maxPending, scope.modseq);
     for (const u of added) this.touch(u, undefined);
     if (unplaceable) this.requestResync('uncertain');
   }
@@ -169,8 +179,13 @@ export class MailboxTracker {
     if (outcome === 'unplaceable') this.requestResync('uncertain');
     if (outcome !== 'changed' && outcome !== 'unchanged') return;
     const own = options.exclude === undefined ? undefined : this.sessions.get(options.exclude);
-    own?.acknowledge(uid, set);
-    if (outcome === 'changed') this.touch(uid, own);
+    own?.acknowledge(uid, set, options.modseq);
+    // Unchanged in the index may still be news to a session whose own FETCH told its client
+    // newer flags from storage than the index had then: each view compares for itself.
+    this.touch(uid, own);
+    // A change without a modseq: CONDSTORE clients must be told one (RFC 7162 §3.1.4), and
+    // only storage knows it now.
+    if (options.modseq === undefined && [...this.sessions.values()].some((v) => v.wantsModseq)) this.requestResync('uncertain');
   }
 
   /** Asks the server (via `onResyncNeeded`) to read the mailbox from storage. */

@@ -45,10 +45,11 @@ export class MessageIndex {
   /** UIDs at or above `placedNext` already expunged (the expunge overtook their `exists`). */
   private readonly goneAhead = new Set<Uid>();
   private readonly modseqFloor: number;
-  /** Only UIDs whose flags changed with a modseq after the read: bounded by the mailbox. */
-  private readonly modseqs = new Map<Uid, number>();
+  /** Each message's modseq where known (from the read, then from updates): bounded by the mailbox. */
+  private readonly modseqs: Map<Uid, number>;
 
-  private constructor(uidValidity: number, uids: Uid[], flags: (FlagSet | null)[], uidNext: Uid, modseqFloor: number) {
+  private constructor(uidValidity: number, uids: Uid[], flags: (FlagSet | null)[], uidNext: Uid, modseqFloor: number, modseqs: Map<Uid, number>) {
+    this.modseqs = modseqs;
     this.uidValidity = uidValidity;
     this.uids = uids;
     this.flags = flags;
@@ -64,7 +65,12 @@ export class MessageIndex {
     });
     const last = uids.length > 0 ? uids[uids.length - 1]! : 0;
     const uidNext = Math.max(state.uidNext ?? 1, last + 1);
-    return new MessageIndex(state.uidValidity, uids, flags, uidNext, state.highestModseq ?? 0);
+    const modseqs = new Map<Uid, number>();
+    if (state.modseqs) for (const u of uids) {
+      const m = state.modseqs.get(u);
+      if (m !== undefined) modseqs.set(u, m);
+    }
+    return new MessageIndex(state.uidValidity, uids, flags, uidNext, state.highestModseq ?? 0, modseqs);
   }
 
   /** HIGHESTMODSEQ of the storage read this index was built from; 0 when storage gave none. */
@@ -80,6 +86,17 @@ export class MessageIndex {
 
   has(uid: Uid): boolean {
     return this.indexOf(uid) >= 0;
+  }
+
+  /** Every message's MODSEQ is known. */
+  get allModseqsKnown(): boolean {
+    this.compact();
+    return this.modseqs.size >= this.uids.length && this.uids.every((u) => this.modseqs.has(u));
+  }
+
+  /** The message's MODSEQ, if known (a producer without modseqs leaves it unknown). */
+  modseqOf(uid: Uid): number | undefined {
+    return this.modseqs.get(uid);
   }
 
   /** Current flags of `uid`, `null` if unknown, `undefined` if the UID is not in the mailbox. */
@@ -106,7 +123,7 @@ export class MessageIndex {
    * and ones below the watermark (gone) are skipped. `unplaceable`: some could not be
    * placed (a hole before them, or more than `maxNew` at once): storage must be read.
    */
-  addExisting(set: UidSet, maxNew: number): ExistsOutcome {
+  addExisting(set: UidSet, maxNew: number, modseq?: number): ExistsOutcome {
     let fresh = 0;
     for (const [first, last] of set.ranges) if (last >= this.placedNext) fresh += last - Math.max(first, this.placedNext) + 1;
     if (fresh === 0) return { added: [], unplaceable: false };
@@ -121,6 +138,7 @@ export class MessageIndex {
         }
         this.uids.push(u);
         this.flags.push(null);
+        if (modseq !== undefined) this.modseqs.set(u, modseq);
         added.push(u);
         this.advance(u + 1);
       }
@@ -175,9 +193,12 @@ export class MessageIndex {
     // `exists` comes (it adds the message with unknown flags): storage must tell.
     if (i < 0) return uid < this.placedNext || this.goneAhead.has(uid) ? 'stale' : 'unplaceable';
     if (modseq !== undefined) {
-      if (modseq <= Math.max(this.modseqFloor, this.modseqs.get(uid) ?? 0)) return 'stale';
+      const known = this.modseqs.get(uid);
+      // Equal to what is known is still news while the flags are not known: an `exists`
+      // gave the delivery's modseq, and its flags (set at delivery) follow at that modseq.
+      if (modseq <= this.modseqFloor || (known !== undefined && (modseq < known || (modseq === known && this.flags[i] !== null)))) return 'stale';
       this.modseqs.set(uid, modseq);
-    }
+    } else this.modseqs.delete(uid); // changed, by a producer that gives no modseq: unknown now
     const current = this.flags[i]!;
     if (current !== null && current.key === flags.key) return 'unchanged';
     this.flags[i] = flags;

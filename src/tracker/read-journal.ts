@@ -3,7 +3,7 @@ import type { FlagSet } from './flag-set.js';
 import type { MessageIndex } from './message-index.js';
 
 export type MessageChange =
-  | { type: 'exists'; uids: UidSet; uidValidity?: number }
+  | { type: 'exists'; uids: UidSet; uidValidity?: number; modseq?: number }
   | { type: 'expunge'; uids: UidSet; uidValidity?: number }
   | { type: 'flags'; uid: Uid; flags: FlagSet; modseq?: number; uidValidity?: number };
 
@@ -50,7 +50,7 @@ export class ReadJournal {
       }
       switch (c.type) {
         case 'exists':
-          if (target.addExisting(c.uids, maxNew).unplaceable) readAgain = true;
+          if (target.addExisting(c.uids, maxNew, c.modseq).unplaceable) readAgain = true;
           break;
         case 'expunge':
           target.remove(c.uids);

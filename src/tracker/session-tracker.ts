@@ -21,6 +21,8 @@ export interface SessionHost {
   readonly mailbox: MailboxName;
   readonly index: MessageIndex | null;
   flagSet(flags: readonly Flag[]): FlagSet;
+  /** A session now needs every message's modseq: the tracker reads storage if it lacks some. */
+  needModseqs(): void;
 }
 
 /**
@@ -101,8 +103,18 @@ export class SessionTracker {
    * or a non-silent STORE answered through `poll`). Later polls then send FETCH only for
    * flags that differ from what the client holds.
    */
-  told(uid: Uid, flags: readonly Flag[]): void {
-    this.view.told(uid, this.host.flagSet(flags));
+  told(uid: Uid, flags: readonly Flag[], modseq?: number): void {
+    this.view.told(uid, this.host.flagSet(flags), modseq);
+  }
+
+  /**
+   * The client enabled CONDSTORE: from now on every FETCH it is sent carries a MODSEQ
+   * (`poll` holds a flag change back until storage has told the tracker its modseq).
+   */
+  wantModseq(): void {
+    if (this.view.wantsModseq) return;
+    this.view.wantsModseq = true;
+    this.host.needModseqs();
   }
 
   close(): void {

@@ -24,6 +24,13 @@ export class SessionView implements SortedMessages {
   private ended = false;
   private readonly listeners = new Set<() => void>();
   private wakeScheduled = false;
+  /**
+   * The MODSEQ of the flags last told for a message, where known. A change is only told
+   * when it is newer than that: the client never sees flags older than ones it saw.
+   */
+  private readonly toldModseqs = new Map<Uid, number>();
+  /** The client enabled CONDSTORE: every FETCH it is sent carries MODSEQ (RFC 7162 §3.1.4). */
+  wantsModseq = false;
 
   constructor(
     uids: Uid[],
@@ -63,17 +70,18 @@ export class SessionView implements SortedMessages {
    * `acknowledge` the UID stays dirty: storage, which answered the FETCH, may be ahead of or
    * behind the index, and the next poll settles the difference.
    */
-  told(uid: Uid, flags: FlagSet): boolean {
+  told(uid: Uid, flags: FlagSet | null, modseq?: number): boolean {
     if (this.closed) return false;
     const i = indexOfUid(this.uids, uid);
     if (i < 0) return false;
     this.flags[i] = flags;
+    if (modseq !== undefined) this.toldModseqs.set(uid, Math.max(modseq, this.toldModseqs.get(uid) ?? 0));
     return true;
   }
 
   /** The session's own command already told its client these flags (e.g. STORE). */
-  acknowledge(uid: Uid, flags: FlagSet): void {
-    if (this.told(uid, flags) && !this.stale) this.dirty.delete(uid);
+  acknowledge(uid: Uid, flags: FlagSet, modseq?: number): void {
+    if (this.told(uid, flags, modseq) && !this.stale) this.dirty.delete(uid);
   }
 
   end(reason: ByeReason): void {
@@ -92,6 +100,7 @@ export class SessionView implements SortedMessages {
     this.listeners.clear();
     this.uids.length = 0;
     this.flags.length = 0;
+    this.toldModseqs.clear();
     this.detach();
   }
 
@@ -144,7 +153,11 @@ export class SessionView implements SortedMessages {
     let shifted = changed;
     if (allowExpunge && gone.length > 0) {
       // Highest first: each number is then still the one the client knows.
-      for (let k = gone.length - 1; k >= 0; k--) out.push({ kind: 'expunge', seq: gone[k]! + 1 });
+      for (let k = gone.length - 1; k >= 0; k--) {
+        const uid = this.uids[gone[k]!]!;
+        this.toldModseqs.delete(uid);
+        out.push({ kind: 'expunge', seq: gone[k]! + 1, uid });
+      }
       shifted = shiftPast(changed, gone);
       removePositions(this.uids, this.flags, gone);
     }
@@ -159,21 +172,38 @@ export class SessionView implements SortedMessages {
       out.push({ kind: 'exists', count: this.uids.length });
     }
 
+    const later: Uid[] = [];
     for (const p of shifted) {
       const uid = this.uids[p]!;
       const flags = index.flagsOf(uid) ?? null;
       if (flags === null) continue; // nothing known worth sending
+      const modseq = index.modseqOf(uid);
+      const told = this.toldModseqs.get(uid);
+      // The client already has these flags' successor (its own FETCH read storage, which
+      // was ahead of the index): the update that brings the index there is on its way.
+      if (modseq !== undefined && told !== undefined && modseq <= told) continue;
+      if (modseq === undefined && this.wantsModseq) {
+        later.push(uid); // a CONDSTORE client needs the MODSEQ: the tracker reads storage
+        continue;
+      }
       this.flags[p] = flags;
-      out.push({ kind: 'fetch', seq: p + 1, uid, flags: flags.list });
+      if (modseq !== undefined) this.toldModseqs.set(uid, modseq);
+      out.push({ kind: 'fetch', seq: p + 1, uid, flags: flags.list, ...(modseq !== undefined ? { modseq } : {}) });
     }
     // New messages get a FETCH with their UID: the client learns it without a round trip,
     // and this view then knows exactly what its client was told about them.
     const firstFresh = this.uids.length - fresh.length;
     for (let k = 0; k < fresh.length; k++) {
-      out.push({ kind: 'fetch', seq: firstFresh + k + 1, uid: fresh[k]!, flags: freshFlags[k]?.list ?? null });
+      const uid = fresh[k]!;
+      const modseq = index.modseqOf(uid);
+      if (modseq === undefined && this.wantsModseq) continue; // it will FETCH them itself
+      // Flags not known yet (they follow the `exists`, at the same modseq): nothing told.
+      if (modseq !== undefined && freshFlags[k] !== null) this.toldModseqs.set(uid, modseq);
+      out.push({ kind: 'fetch', seq: firstFresh + k + 1, uid, flags: freshFlags[k]?.list ?? null, ...(modseq !== undefined ? { modseq } : {}) });
     }
 
     this.dirty.clear();
+    for (const uid of later) this.dirty.add(uid);
     this.stale = false;
     if (!allowExpunge && gone.length > 0) {
       // Held back: the UIDs stay in the view so the client's numbers stay right.

@@ -1,4 +1,4 @@
-import type { Uid } from '../update/uid-set.js';
+import { UidSet, type Uid } from '../update/uid-set.js';
 import type { Flag } from '../update/update.js';
 
 /** A message sequence number: 1-based position in one session's view. */
@@ -22,11 +22,23 @@ export type ByeReason = 'uidvalidity' | 'deleted' | 'renamed' | 'uid-order';
  * before it; `fetch` numbers are those after everything before it.
  */
 export type UntaggedResponse =
-  | { kind: 'expunge'; seq: SeqNum }
+  | { kind: 'expunge'; seq: SeqNum; uid: Uid }
   | { kind: 'exists'; count: number }
-  /** `flags: null` for a new message whose flags are not known yet: send only its UID. */
-  | { kind: 'fetch'; seq: SeqNum; uid: Uid; flags: readonly Flag[] | null }
+  /**
+   * `flags: null` for a new message whose flags are not known yet: send only its UID.
+   * `modseq` where known (always, for sessions that asked for modseqs).
+   */
+  | { kind: 'fetch'; seq: SeqNum; uid: Uid; flags: readonly Flag[] | null; modseq?: number }
   | { kind: 'bye'; reason: ByeReason };
+
+/**
+ * What the client enabled (RFC 7162): `modseq` (CONDSTORE) adds MODSEQ to FETCH responses;
+ * `vanished` (QRESYNC) reports expunges as VANISHED with UIDs instead of EXPUNGE.
+ */
+export interface UntaggedFormat {
+  modseq?: boolean;
+  vanished?: boolean;
+}
 
 const BYE_TEXT: Record<ByeReason, string> = {
   uidvalidity: 'Mailbox UIDVALIDITY changed, please reconnect',
@@ -36,22 +48,36 @@ const BYE_TEXT: Record<ByeReason, string> = {
 };
 
 /** One response as an IMAP line, without the trailing CRLF. */
-export function formatUntagged(r: UntaggedResponse): string {
+export function formatUntagged(r: UntaggedResponse, f: UntaggedFormat = {}): string {
   switch (r.kind) {
     case 'expunge':
-      return `* ${r.seq} EXPUNGE`;
+      return f.vanished ? `* VANISHED ${r.uid}` : `* ${r.seq} EXPUNGE`;
     case 'exists':
       return `* ${r.count} EXISTS`;
-    case 'fetch':
-      return r.flags === null ? `* ${r.seq} FETCH (UID ${r.uid})` : `* ${r.seq} FETCH (UID ${r.uid} FLAGS (${r.flags.join(' ')}))`;
+    case 'fetch': {
+      const modseq = f.modseq && r.modseq !== undefined ? ` MODSEQ (${r.modseq})` : '';
+      return r.flags === null ? `* ${r.seq} FETCH (UID ${r.uid}${modseq})` : `* ${r.seq} FETCH (UID ${r.uid} FLAGS (${r.flags.join(' ')})${modseq})`;
+    }
     case 'bye':
       return `* BYE ${BYE_TEXT[r.reason]}`;
   }
 }
 
-/** All responses as wire text, each line CRLF-terminated ("" for none). */
-export function formatUntaggedLines(rs: readonly UntaggedResponse[]): string {
+/**
+ * All responses as wire text, each line CRLF-terminated ("" for none). With `vanished`,
+ * a run of expunges is one `* VANISHED <uid-set>` line.
+ */
+export function formatUntaggedLines(rs: readonly UntaggedResponse[], f: UntaggedFormat = {}): string {
   let out = '';
-  for (const r of rs) out += formatUntagged(r) + '\r\n';
+  for (let i = 0; i < rs.length; i++) {
+    const r = rs[i]!;
+    if (f.vanished && r.kind === 'expunge') {
+      const uids: Uid[] = [r.uid];
+      while (rs[i + 1]?.kind === 'expunge') uids.push((rs[++i] as { uid: Uid }).uid);
+      out += `* VANISHED ${UidSet.parse(uids).toString()}\r\n`;
+      continue;
+    }
+    out += formatUntagged(r, f) + '\r\n';
+  }
   return out;
 }

@@ -17,27 +17,32 @@ export class Storage {
   uidNext: Uid = 1;
   modseq = 1;
   readonly messages = new Map<Uid, Flag[]>();
+  /** Each message's MODSEQ: of its delivery, then of its last flag change. */
+  readonly modseqs = new Map<Uid, number>();
 
   append(n = 1, flags: Flag[] = []): Uid[] {
     const out: Uid[] = [];
+    this.modseq++;
     for (let i = 0; i < n; i++) {
       const u = this.uidNext++;
       this.messages.set(u, flags.slice());
+      this.modseqs.set(u, this.modseq);
       out.push(u);
     }
-    this.modseq++;
     return out;
   }
 
   expunge(uids: readonly Uid[]): Uid[] {
     const gone = uids.filter((u) => this.messages.delete(u));
+    for (const u of gone) this.modseqs.delete(u);
     this.modseq++;
     return gone;
   }
 
   setFlags(uid: Uid, flags: Flag[]): number {
     this.messages.set(uid, flags.slice());
-    return ++this.modseq;
+    this.modseqs.set(uid, ++this.modseq);
+    return this.modseq;
   }
 
   get uids(): Uid[] {
@@ -51,6 +56,7 @@ export class Storage {
       uids: this.uids,
       flags: new Map([...this.messages].map(([u, f]) => [u, f.slice()])),
       highestModseq: this.modseq,
+      modseqs: new Map(this.modseqs),
     };
   }
 }
@@ -68,9 +74,17 @@ interface ClientMessage {
 export class ClientModel {
   msgs: ClientMessage[];
   byes = 0;
+  /** The newest MODSEQ the client holds flags of, per UID: what it was told must only grow. */
+  readonly modseqs = new Map<Uid, number>();
 
   constructor(state: MailboxState) {
     this.msgs = state.uids.map((u) => ({ uid: u, flags: flagKey(state.flags.get(u)) }));
+    for (const [u, m] of state.modseqs ?? []) this.modseqs.set(u, m);
+  }
+
+  /** The client's own command (STORE) told it these flags at this modseq. */
+  toldBySession(uid: Uid, modseq: number): void {
+    this.modseqs.set(uid, Math.max(modseq, this.modseqs.get(uid) ?? 0));
   }
 
   apply(rs: readonly UntaggedResponse[], allowExpunge: boolean): void {
@@ -91,6 +105,11 @@ export class ClientModel {
           if (m.uid === null) m.uid = r.uid;
           else assert.equal(r.uid, m.uid, `FETCH ${r.seq} says UID ${r.uid}, client has ${m.uid}`);
           if (r.flags !== null) m.flags = flagKey(r.flags);
+          if (r.modseq !== undefined && r.flags !== null) {
+            const before = this.modseqs.get(r.uid);
+            assert.ok(before === undefined || r.modseq > before, `UID ${r.uid}: told flags of modseq ${r.modseq} after those of ${before}`);
+            this.modseqs.set(r.uid, r.modseq);
+          }
           break;
         }
         case 'bye':

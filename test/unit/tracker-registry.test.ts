@@ -134,7 +134,7 @@ test('expunge 1:4294967295 walks the view, not the set', async () => {
   const rs = session.poll({ allowExpunge: true });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   assert.equal(rs.length, 100_000);
-  assert.deepEqual(rs[0], { kind: 'expunge', seq: 100_000 });
+  assert.deepEqual(rs[0], { kind: 'expunge', seq: 100_000, uid: 100_000 });
   assert.equal(session.count, 0);
   assert.ok(ms < 1500, `took ${ms} ms`);
 });
@@ -168,7 +168,7 @@ test('expunging half of a 100k mailbox in one batch, in many ranges, stays linea
   assert.ok(ms < 1500, `took ${ms} ms`);
   // Checked directly: replaying 50k removals into a plain array would itself be quadratic.
   const rb = b.poll({ allowExpunge: true });
-  const expected = odd.map((u) => ({ kind: 'expunge', seq: u })).reverse(); // UID u is message u
+  const expected = odd.map((u) => ({ kind: 'expunge', seq: u, uid: u })).reverse(); // UID u is message u
   assert.deepEqual(rb, expected);
   assert.deepEqual([...b.uids], storage.uids);
 });
@@ -200,13 +200,18 @@ test('bad flags from the server never reach a response line', async () => {
 });
 
 test('formats untagged responses as IMAP lines', () => {
-  assert.equal(formatUntagged({ kind: 'expunge', seq: 3 }), '* 3 EXPUNGE');
+  assert.equal(formatUntagged({ kind: 'expunge', seq: 3, uid: 9 }), '* 3 EXPUNGE');
+  assert.equal(formatUntagged({ kind: 'expunge', seq: 3, uid: 9 }, { vanished: true }), '* VANISHED 9');
   assert.equal(formatUntagged({ kind: 'exists', count: 12 }), '* 12 EXISTS');
   assert.equal(formatUntagged({ kind: 'fetch', seq: 4, uid: 17, flags: ['\\Seen', '$Label'] }), '* 4 FETCH (UID 17 FLAGS (\\Seen $Label))');
   assert.equal(formatUntagged({ kind: 'fetch', seq: 4, uid: 17, flags: [] }), '* 4 FETCH (UID 17 FLAGS ())');
   assert.equal(formatUntagged({ kind: 'fetch', seq: 5, uid: 18, flags: null }), '* 5 FETCH (UID 18)');
+  assert.equal(formatUntagged({ kind: 'fetch', seq: 4, uid: 17, flags: ['\\Seen'], modseq: 42 }), '* 4 FETCH (UID 17 FLAGS (\\Seen))', 'no MODSEQ unless CONDSTORE');
+  assert.equal(formatUntagged({ kind: 'fetch', seq: 4, uid: 17, flags: ['\\Seen'], modseq: 42 }, { modseq: true }), '* 4 FETCH (UID 17 FLAGS (\\Seen) MODSEQ (42))');
   assert.match(formatUntagged({ kind: 'bye', reason: 'deleted' }), /^\* BYE \S/);
-  assert.equal(formatUntaggedLines([{ kind: 'expunge', seq: 2 }, { kind: 'exists', count: 5 }]), '* 2 EXPUNGE\r\n* 5 EXISTS\r\n');
+  assert.equal(formatUntaggedLines([{ kind: 'expunge', seq: 2, uid: 7 }, { kind: 'exists', count: 5 }]), '* 2 EXPUNGE\r\n* 5 EXISTS\r\n');
+  const gone = [5, 3, 2].map((seq) => ({ kind: 'expunge' as const, seq, uid: seq + 10 }));
+  assert.equal(formatUntaggedLines([...gone, { kind: 'exists', count: 5 }], { vanished: true }), '* VANISHED 12:13,15\r\n* 5 EXISTS\r\n', 'a run of expunges is one VANISHED');
   assert.equal(formatUntaggedLines([]), '');
 });
 
