@@ -5,7 +5,7 @@ import { ImapSyntaxError, type Token } from './tokens.js';
 
 /** One FETCH data item (RFC 9051 §6.4.5), parsed. */
 export type FetchItem =
-  | { kind: 'flags' | 'uid' | 'size' | 'internaldate' | 'envelope' | 'bodystructure' | 'body' }
+  | { kind: 'flags' | 'uid' | 'size' | 'internaldate' | 'envelope' | 'bodystructure' | 'body' | 'modseq' }
   | { kind: 'section'; label: string; path: number[]; spec: SectionSpec; fields: string[]; peek: boolean; partial: [number, number] | null };
 
 type SectionSpec = '' | 'HEADER' | 'TEXT' | 'MIME' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT';
@@ -16,6 +16,7 @@ export interface MessageData {
   /** RFC822.SIZE: the size with CRLF line ends (see `withCrlf`). */
   size: number;
   internalDate: Date;
+  modseq: number;
 }
 
 const SIMPLE: Record<string, FetchItem['kind']> = {
@@ -26,6 +27,7 @@ const SIMPLE: Record<string, FetchItem['kind']> = {
   ENVELOPE: 'envelope',
   BODYSTRUCTURE: 'bodystructure',
   BODY: 'body',
+  MODSEQ: 'modseq',
 };
 
 const SECTION = /^(BODY(?:\.PEEK)?)\[([^\]]*)\](?:<(\d{1,10})(?:\.(\d{1,10}))?>)?$/i;
@@ -121,6 +123,9 @@ export function renderFetch(seq: number, items: FetchItem[], msg: MessageData, r
         break;
       case 'internaldate':
         add(`INTERNALDATE ${imapDate(msg.internalDate)}`);
+        break;
+      case 'modseq':
+        add(`MODSEQ (${msg.modseq})`);
         break;
       case 'envelope':
         add(`ENVELOPE ${envelope(message().fields)}`);

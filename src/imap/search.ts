@@ -12,12 +12,16 @@ export interface SearchTarget {
   size: number;
   internalDate: Date;
   raw: Buffer | null;
+  /** The message's MODSEQ (RFC 7162). */
+  modseq: number;
 }
 
 export interface CompiledSearch {
   needsContent: boolean;
   /** LARGER or SMALLER: the target's `size` must be RFC822.SIZE. */
   needsSize: boolean;
+  /** A MODSEQ key was used: the answer carries the highest modseq found (RFC 7162 §3.1.5). */
+  usesModseq: boolean;
   test: (m: SearchTarget) => boolean;
 }
 
@@ -84,9 +88,9 @@ export function compileSearch(tokens: Token[], uids: readonly number[]): Compile
     if (!decoder) throw new UnknownCharsetError(`unknown charset ${cs.v.slice(0, 40)}`);
     i = 2;
   }
-  const state = { needsContent: false, needsSize: false };
+  const state = { needsContent: false, needsSize: false, usesModseq: false };
   const test = compileKeys(tokens, i, uids, decoder, messageCache(), state, 0);
-  return { needsContent: state.needsContent, needsSize: state.needsSize, test };
+  return { needsContent: state.needsContent, needsSize: state.needsSize, usesModseq: state.usesModseq, test };
 }
 
 function compileKeys(
@@ -95,7 +99,7 @@ function compileKeys(
   uids: readonly number[],
   decoder: Decode | null,
   message: (m: SearchTarget) => MimePart | null,
-  state: { needsContent: boolean; needsSize: boolean },
+  state: { needsContent: boolean; needsSize: boolean; usesModseq: boolean },
   nesting: number,
 ): Pred {
   let i = start;
@@ -201,6 +205,20 @@ function compileKeys(
         if (!set || set.t === 'list') throw new ImapSyntaxError('UID set expected');
         const hit = new Set(resolveSet(set.v, uids, true));
         return (m) => hit.has(m.index);
+      }
+      case 'MODSEQ': {
+        // MODSEQ [entry-name entry-type] n: flags are per message here, so every entry
+        // name means the message's own modseq (as Dovecot answers it).
+        if (tokens[i]?.t === 'string') {
+          const type = tokens[i + 1];
+          if (!type || type.t !== 'atom' || !/^(priv|shared|all)$/i.test(type.v)) throw new ImapSyntaxError('MODSEQ entry type must be priv, shared or all');
+          i += 2;
+        }
+        const t2 = tokens[i++];
+        if (!t2 || t2.t !== 'atom' || !/^\d{1,16}$/.test(t2.v) || !Number.isSafeInteger(Number(t2.v))) throw new ImapSyntaxError('MODSEQ: a mod-sequence value expected');
+        const min = Number(t2.v);
+        state.usesModseq = true;
+        return (m) => m.modseq >= min;
       }
       case 'NOT': {
         const p = key(depth + 1);

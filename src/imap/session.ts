@@ -7,6 +7,7 @@ import { formatUntaggedLines, type UntaggedResponse } from '../tracker/untagged.
 import { UidSet } from '../update/uid-set.js';
 import { validateFlags, validateUpdate, type Flag } from '../update/update.js';
 import { CommandReader, type Part, type ReaderEvent } from './command-reader.js';
+import { parseFetchModifiers, parseSelectParams, parseStoreModifier, vanishedUids, type QresyncParams } from './condstore.js';
 import { needsContent, parseFetchItems, renderFetch, setsSeen, type FetchItem } from './fetch.js';
 import { listLines, lsubLines, parseListArgs } from './mailbox-list.js';
 import { compileSearch, UnknownCharsetError } from './search.js';
@@ -16,7 +17,9 @@ import { astring, ImapSyntaxError, imapString, tokenize, type Token } from './to
 import { verifyPassword } from './users.js';
 import { decodeMailboxName, encodeMailboxName } from './utf7.js';
 
-const EXTENSIONS = 'IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN LIST-EXTENDED';
+const EXTENSIONS = 'IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN LIST-EXTENDED ENABLE CONDSTORE QRESYNC';
+/** What ENABLE can turn on (RFC 5161); anything else asked for is ignored, as RFC 5161 says. */
+const ENABLEABLE = ['CONDSTORE', 'QRESYNC'] as const;
 const SYSTEM_FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 const SYSTEM_FLAG_NAMES: ReadonlySet<string> = new Set(SYSTEM_FLAGS.toLowerCase().split(' '));
 const AUTOLOGOUT_MS = 30 * 60_000;
@@ -58,6 +61,10 @@ export class ImapSession {
   private loginFailures = 0;
   /** Set when the connection must end right after the current tagged reply. */
   private byeAfterReply: string | null = null;
+  /** RFC 7162: the client used a CONDSTORE-enabling command; every FETCH it gets carries MODSEQ. */
+  private condstore = false;
+  /** RFC 7162: ENABLE QRESYNC; expunges are reported as VANISHED. */
+  private qresync = false;
   private reader: CommandReader;
   private readonly onData = (c: Buffer): void => this.reader.push(c);
 
@@ -239,7 +246,7 @@ export class ImapSession {
     if (!sel) return;
     const rs: UntaggedResponse[] = sel.tracker.poll({ allowExpunge });
     if (rs.length === 0) return;
-    this.write(formatUntaggedLines(rs));
+    this.write(formatUntaggedLines(rs, { modseq: this.condstore, vanished: this.qresync }));
     if (rs.some((r) => r.kind === 'bye')) {
       this.unselect();
       this.socket.end();
@@ -290,6 +297,8 @@ export class ImapSession {
       case 'NAMESPACE':
         this.write(`* NAMESPACE (("" "${HIERARCHY_DELIMITER}")) NIL NIL\r\n`);
         return ok('NAMESPACE completed');
+      case 'ENABLE':
+        return this.enable(args);
       case 'LIST':
         return this.list(args);
       case 'LSUB':
@@ -309,7 +318,8 @@ export class ImapSession {
         return this.append(args);
       case 'SELECT':
       case 'EXAMINE':
-        return this.select(this.mailboxArg(args[0]), name === 'EXAMINE');
+        if (args.length > 2) throw new ImapSyntaxError(`unexpected ${name} arguments`);
+        return this.select(this.mailboxArg(args[0]), name === 'EXAMINE', args[1]);
       case 'IDLE':
         return this.idle(tag);
     }
@@ -340,6 +350,24 @@ export class ImapSession {
         return ok(`${name} completed`);
       }
     }
+  }
+
+  /** RFC 5161 ENABLE: CONDSTORE and QRESYNC (which implies CONDSTORE); others are ignored. */
+  private enable(args: Token[]): Done {
+    if (args.length === 0) throw new ImapSyntaxError('ENABLE needs capability names');
+    const asked = new Set(args.map((a) => (a.t === 'atom' ? a.v.toUpperCase() : '')));
+    const enabled = ENABLEABLE.filter((c) => asked.has(c));
+    if (enabled.includes('QRESYNC')) this.qresync = true;
+    if (enabled.length > 0) this.enableCondstore();
+    // As Dovecot: everything asked for that is known, enabled before or not.
+    this.write(`* ENABLED${enabled.map((c) => ' ' + c).join('')}\r\n`);
+    return ok('Enabled');
+  }
+
+  /** A CONDSTORE-enabling command ran (RFC 7162 §3.1): MODSEQ in every FETCH from now on. */
+  private enableCondstore(): void {
+    this.condstore = true;
+    this.selected?.tracker.wantModseq();
   }
 
   private mailboxArg(tok: Token | undefined): string {
@@ -412,6 +440,10 @@ export class ImapSession {
       else if (k === 'UNSEEN') out.push(`UNSEEN ${s.messages.filter((m) => !m.flags.includes('\\Seen')).length}`);
       else if (k === 'RECENT') out.push('RECENT 0');
       else if (k === 'SIZE') out.push(`SIZE ${await this.totalSize(mailbox, s.messages)}`);
+      else if (k === 'HIGHESTMODSEQ') {
+        this.enableCondstore();
+        out.push(`HIGHESTMODSEQ ${s.highestModseq}`);
+      }
       else throw new ImapSyntaxError(`unknown STATUS item`);
     }
     this.write(`* STATUS ${imapString(encodeMailboxName(mailbox))} (${out.join(' ')})\r\n`);
@@ -465,13 +497,15 @@ export class ImapSession {
       if (err instanceof PipeError && /mailbox|exist/i.test(err.message)) return no(`[TRYCREATE] ${err.message}`);
       throw err;
     }
-    this.ctx.publish(validateUpdate({ type: 'exists', user: this.user!, mailbox, uids: [result.uid], uidValidity: result.uidValidity }));
+    this.ctx.publish(validateUpdate({ type: 'exists', user: this.user!, mailbox, uids: [result.uid], uidValidity: result.uidValidity, modseq: result.modseq }));
     return ok(`[APPENDUID ${result.uidValidity} ${result.uid}] APPEND completed`);
   }
 
   // ---- selected state ------------------------------------------------------------------
 
-  private async select(mailbox: string, readOnly: boolean): Promise<Done> {
+  private async select(mailbox: string, readOnly: boolean, paramsTok?: Token): Promise<Done> {
+    const params = parseSelectParams(paramsTok);
+    if (params.qresync && !this.qresync) return { status: 'BAD', text: 'QRESYNC not enabled', allowExpunge: false };
     if (this.selected) {
       this.unselect();
       this.state = 'auth';
@@ -498,15 +532,36 @@ export class ImapSession {
     for (const m of s.messages) for (const f of m.flags) if (!f.startsWith('\\') && !keywords.includes(f)) keywords.push(f);
     this.selected = { tracker, mailbox, readOnly, uidValidity: s.uidValidity, keywords: new Set(keywords.map((k) => k.toLowerCase())) };
     this.state = 'selected';
+    if (params.condstore || params.qresync) this.enableCondstore();
+    else if (this.condstore) tracker.wantModseq();
     const unseen = s.messages.findIndex((m) => !m.flags.includes('\\Seen'));
     this.write(
       this.flagsLines(keywords, readOnly) +
         `* ${tracker.count} EXISTS\r\n* 0 RECENT\r\n` +
         (unseen >= 0 ? `* OK [UNSEEN ${unseen + 1}] first unseen\r\n` : '') +
         `* OK [UIDVALIDITY ${s.uidValidity}] UIDs valid\r\n` +
-        `* OK [UIDNEXT ${s.uidNext}] predicted next UID\r\n`,
+        `* OK [UIDNEXT ${s.uidNext}] predicted next UID\r\n` +
+        (this.condstore ? `* OK [HIGHESTMODSEQ ${s.highestModseq}] Highest\r\n` : ''),
     );
+    // A stale UIDVALIDITY: the client's cache is void, and it learns that from UIDVALIDITY.
+    if (params.qresync && params.qresync.uidValidity === s.uidValidity) await this.qresyncReplay(params.qresync, s, tracker);
     return ok(`[${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`);
+  }
+
+  /**
+   * QRESYNC's answer to what the client knew (RFC 7162 §3.2.5): the UIDs it holds that
+   * are gone (VANISHED (EARLIER)), then every message it knows that changed since its
+   * modseq, with flags and MODSEQ. From the very read the session was opened on.
+   */
+  private async qresyncReplay(q: QresyncParams, s: StoreMailboxState, tracker: SessionTracker): Promise<void> {
+    const history = await this.ctx.store.expungedSince(this.user!, this.selected!.mailbox, q.modseq);
+    const vanished = vanishedUids(history, q.knownUids, s.uidNext, s.messages.map((m) => m.uid));
+    if (vanished !== null) this.write(`* VANISHED (EARLIER) ${vanished}\r\n`);
+    s.messages.forEach((m, i) => {
+      if (m.modseq <= q.modseq || (q.knownUids !== null && !q.knownUids.has(m.uid))) return;
+      this.write(`* ${i + 1} FETCH (UID ${m.uid} FLAGS (${m.flags.join(' ')}) MODSEQ (${m.modseq}))\r\n`);
+      tracker.told(m.uid, m.flags, m.modseq);
+    });
   }
 
   /** FLAGS and PERMANENTFLAGS: the system flags and the mailbox's keywords (RFC 9051 §7.3.5). */
@@ -539,15 +594,23 @@ export class ImapSession {
     const sel = this.selected!;
     const setText = astring(args[0], 'sequence set');
     let items: FetchItem[] = parseFetchItems(args[1]);
-    if (args.length > 2) throw new ImapSyntaxError('unexpected FETCH arguments');
+    if (args.length > 3) throw new ImapSyntaxError('unexpected FETCH arguments');
+    const mods = parseFetchModifiers(args[2]);
+    if (mods.vanished && !byUid) throw new ImapSyntaxError('Unknown FETCH modifier');
+    if (mods.vanished && !this.qresync) return { status: 'BAD', text: 'QRESYNC not enabled', allowExpunge: false };
     if (byUid && !items.some((i) => i.kind === 'uid')) items = [{ kind: 'uid' }, ...items];
+    if (mods.changedSince !== null || items.some((i) => i.kind === 'modseq')) this.enableCondstore();
+    // CHANGEDSINCE implies MODSEQ (RFC 7162 §3.1.4.1), after what was asked for (as Dovecot).
+    if (mods.changedSince !== null && !items.some((i) => i.kind === 'modseq')) items = [...items, { kind: 'modseq' }];
     const markSeen = setsSeen(items) && !sel.readOnly;
     const content = needsContent(items);
     const asksFlags = items.some((i) => i.kind === 'flags');
     const wantsSize = items.some((i) => i.kind === 'size');
     // A message this FETCH marks \Seen gets its new FLAGS in the same response (RFC 9051 §6.4.5).
     const withFlags: FetchItem[] = asksFlags ? items : [...items, { kind: 'flags' }];
-    const targets = await this.targets(setText, byUid);
+    const since = mods.changedSince;
+    const targets = (await this.targets(setText, byUid)).filter((t) => since === null || (t.info !== undefined && t.info.modseq > since));
+    if (mods.vanished && since !== null) await this.vanishedSince(since, setText);
     // One store call (one lock, one UID list write) for every message the FETCH marks \Seen.
     const unseen = markSeen ? targets.filter((t) => t.info && !t.info.flags.includes('\\Seen')).map((t) => t.uid) : [];
     const seen = new Map((unseen.length ? await this.ctx.store.storeFlags(this.user!, sel.mailbox, unseen, 'add', ['\\Seen']) : []).map((c) => [c.uid, c]));
@@ -567,10 +630,30 @@ export class ImapSession {
       }
       const info = t.info;
       const size = !wantsSize ? info.size : raw ? this.ctx.sizes.fromContent(info, raw) : await this.ctx.sizes.of(info, () => this.ctx.store.readMessageOf(this.user!, sel.mailbox, info)).catch(() => info.size);
-      this.write(renderFetch(t.seq, seenNow ? withFlags : items, { uid: t.uid, flags, size, internalDate: info.internalDate }, raw));
-      if (asksFlags || seenNow) sel.tracker.told(t.uid, flags, marked?.modseq ?? info.modseq);
+      const modseq = marked?.modseq ?? info.modseq;
+      this.write(renderFetch(t.seq, seenNow ? withFlags : items, { uid: t.uid, flags, size, internalDate: info.internalDate, modseq }, raw));
+      if (asksFlags || seenNow) sel.tracker.told(t.uid, flags, modseq);
     }
     return ok(`${byUid ? 'UID ' : ''}FETCH completed`, byUid);
+  }
+
+  /**
+   * UID FETCH … (CHANGEDSINCE m VANISHED): the UIDs of the requested set that were
+   * expunged after m (RFC 7162 §3.2.6), as VANISHED (EARLIER).
+   */
+  private async vanishedSince(since: number, setText: string): Promise<void> {
+    const sel = this.selected!;
+    const s = await this.ctx.store.sync(this.user!, sel.mailbox);
+    const top = Math.max(1, s.uidNext - 1);
+    let scope: UidSet;
+    try {
+      scope = UidSet.parse(setText.replace(/\*/g, String(top)));
+    } catch {
+      throw new ImapSyntaxError('bad sequence set');
+    }
+    const history = await this.ctx.store.expungedSince(this.user!, sel.mailbox, since);
+    const vanished = vanishedUids(history, scope, s.uidNext, s.messages.map((m) => m.uid));
+    if (vanished !== null) this.write(`* VANISHED (EARLIER) ${vanished}\r\n`);
   }
 
   /**
@@ -603,28 +686,39 @@ export class ImapSession {
     const sel = this.selected!;
     if (sel.readOnly) return no('[READ-ONLY] mailbox is read-only');
     const setText = astring(args[0], 'sequence set');
-    const op = astring(args[1], 'STORE item').toUpperCase();
+    const { unchangedSince, rest } = parseStoreModifier(args.slice(1));
+    if (unchangedSince !== null) this.enableCondstore();
+    const op = astring(rest[0], 'STORE item').toUpperCase();
     const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(op);
-    if (!m || !args[2]) throw new ImapSyntaxError('expected [+|-]FLAGS[.SILENT] (flags)');
-    const flags = this.flagList(args.length > 3 ? { t: 'list', v: args.slice(2) } : args[2]);
+    if (!m || !rest[1]) throw new ImapSyntaxError('expected [+|-]FLAGS[.SILENT] (flags)');
+    const flags = this.flagList(rest.length > 2 ? { t: 'list', v: rest.slice(1) } : rest[1]);
     const silent = m[2] !== undefined;
     const targets = (await this.targets(setText, byUid)).filter((t) => t.info !== undefined);
     const mode = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
     // One store call (one lock, one UID list write) for the whole STORE.
-    const changes = new Map((await this.ctx.store.storeFlags(this.user!, sel.mailbox, targets.map((t) => t.uid), mode, flags)).map((c) => [c.uid, c]));
+    const options = unchangedSince === null ? {} : { unchangedSince };
+    const changes = new Map((await this.ctx.store.storeFlags(this.user!, sel.mailbox, targets.map((t) => t.uid), mode, flags, options)).map((c) => [c.uid, c]));
     const added = mode === 'remove' ? [] : flags.filter((f) => !f.startsWith('\\') && !sel.keywords.has(f.toLowerCase()));
-    if (added.length > 0 && changes.size > 0) {
+    if (added.length > 0 && [...changes.values()].some((c) => !c.modified)) {
       // A keyword new to the mailbox (stored now): clients learn it from FLAGS before
       // they see it on a message.
       for (const k of added) sel.keywords.add(k.toLowerCase());
       this.write(this.flagsLines(await this.ctx.store.listKeywords(this.user!, sel.mailbox), false));
     }
+    const modified: number[] = [];
     for (const t of targets) {
       const c = changes.get(t.uid);
       if (!c) continue; // expunged meanwhile
+      if (c.modified) {
+        modified.push(byUid ? t.uid : t.seq);
+        continue;
+      }
       this.publishFlags(sel, c);
-      if (!silent) this.write(`* ${t.seq} FETCH (${byUid ? `UID ${t.uid} ` : ''}FLAGS (${c.flags.join(' ')}))\r\n`);
+      // With CONDSTORE every FETCH names the UID and the new MODSEQ, .SILENT or not (as Dovecot).
+      if (this.condstore) this.write(`* ${t.seq} FETCH (UID ${t.uid} MODSEQ (${c.modseq})${silent ? '' : ` FLAGS (${c.flags.join(' ')})`})\r\n`);
+      else if (!silent) this.write(`* ${t.seq} FETCH (${byUid ? `UID ${t.uid} ` : ''}FLAGS (${c.flags.join(' ')}))\r\n`);
     }
+    if (modified.length > 0) return ok(`[MODIFIED ${UidSet.parse(modified).toString()}] Conditional STORE failed`, byUid);
     return ok(`${byUid ? 'UID ' : ''}STORE completed`, byUid);
   }
 
@@ -640,7 +734,9 @@ export class ImapSession {
     }
     const s = await this.ctx.store.sync(this.user!, sel.mailbox);
     const infos = new Map(s.messages.map((m) => [m.uid, m]));
+    if (q.usesModseq) this.enableCondstore();
     const hits: number[] = [];
+    let highest = 0;
     for (let i = 0; i < uids.length; i++) {
       const info = infos.get(uids[i]!);
       if (!info) continue;
@@ -648,9 +744,13 @@ export class ImapSession {
       if (q.needsContent) raw = await this.ctx.store.readMessageOf(this.user!, sel.mailbox, info).catch(() => null);
       const read = (): Promise<Buffer> => (raw ? Promise.resolve(raw) : this.ctx.store.readMessageOf(this.user!, sel.mailbox, info));
       const size = q.needsSize ? await this.ctx.sizes.of(info, read).catch(() => info.size) : info.size;
-      if (q.test({ index: i, uid: info.uid, flags: info.flags, size, internalDate: info.internalDate, raw })) hits.push(byUid ? info.uid : i + 1);
+      if (!q.test({ index: i, uid: info.uid, flags: info.flags, size, internalDate: info.internalDate, raw, modseq: info.modseq })) continue;
+      hits.push(byUid ? info.uid : i + 1);
+      highest = Math.max(highest, info.modseq);
     }
-    this.write(`* SEARCH${hits.length ? ' ' + hits.join(' ') : ''}\r\n`);
+    // With a MODSEQ key, the highest modseq of what matched (RFC 7162 §3.1.5).
+    const modseq = q.usesModseq && hits.length > 0 ? ` (MODSEQ ${highest})` : '';
+    this.write(`* SEARCH${hits.length ? ' ' + hits.join(' ') : ''}${modseq}\r\n`);
     return ok(`${byUid ? 'UID ' : ''}SEARCH completed`, byUid);
   }
 
@@ -661,6 +761,7 @@ export class ImapSession {
     const from: number[] = [];
     const to: number[] = [];
     let uidValidity = 0;
+    let modseq = 0;
     for (const t of await this.targets(setText, byUid)) {
       if (!t.info) continue;
       const raw = await this.ctx.store.readMessageOf(this.user!, sel.mailbox, t.info);
@@ -674,8 +775,10 @@ export class ImapSession {
       from.push(t.uid);
       to.push(r.uid);
       uidValidity = r.uidValidity;
+      modseq = r.modseq;
     }
-    if (to.length > 0) this.ctx.publish(validateUpdate({ type: 'exists', user: this.user!, mailbox: dest, uids: to, uidValidity }));
+    // One update for all: the last copy's modseq covers them (each took its own, lower ones).
+    if (to.length > 0) this.ctx.publish(validateUpdate({ type: 'exists', user: this.user!, mailbox: dest, uids: to, uidValidity, modseq }));
     const code = to.length ? `[COPYUID ${uidValidity} ${UidSet.parse(from).toString()} ${UidSet.parse(to).toString()}] ` : '';
     return ok(`${code}${byUid ? 'UID ' : ''}COPY completed`, byUid);
   }
@@ -683,21 +786,25 @@ export class ImapSession {
   private async expunge(uidSet: string | null): Promise<Done> {
     const sel = this.selected!;
     if (sel.readOnly) return no('[READ-ONLY] mailbox is read-only');
-    await this.removeDeleted(sel, uidSet, true);
-    return ok(`${uidSet ? 'UID ' : ''}EXPUNGE completed`);
+    const modseq = await this.removeDeleted(sel, uidSet, true);
+    // QRESYNC: VANISHED carries no modseq, so the tagged OK tells the new one (as Dovecot).
+    const code = this.qresync && modseq !== undefined ? `[HIGHESTMODSEQ ${modseq}] ` : '';
+    return ok(`${code}${uidSet ? 'UID ' : ''}EXPUNGE completed`);
   }
 
   /** Removes \Deleted messages (of `uidSet` if given) and tells every session, this one too. */
-  private async removeDeleted(sel: Selected, uidSet: string | null, announce: boolean): Promise<void> {
+  /** The modseq the expunge took, if anything went. */
+  private async removeDeleted(sel: Selected, uidSet: string | null, announce: boolean): Promise<number | undefined> {
     // UID EXPUNGE: of the messages the set names in this view, those \Deleted (checked under
     // the mailbox lock, so a flag change meanwhile is respected).
     const only = uidSet === null ? undefined : (await this.targets(uidSet, true)).map((t) => t.uid);
-    if (only !== undefined && only.length === 0) return;
+    if (only !== undefined && only.length === 0) return undefined;
     const { uids, modseq } = await this.ctx.store.expungeDeleted(this.user!, sel.mailbox, only && UidSet.parse(only));
-    if (uids.length === 0) return;
+    if (uids.length === 0) return undefined;
     const u = validateUpdate({ type: 'expunge', user: this.user!, mailbox: sel.mailbox, uids, uidValidity: sel.uidValidity, ...(modseq !== undefined ? { modseq } : {}) });
     // CLOSE sends no EXPUNGE responses to its own session (RFC 9051 §6.4.1).
     this.ctx.publish(u, announce ? undefined : sel.tracker);
+    return modseq;
   }
 
 }

@@ -55,6 +55,8 @@ export interface FlagChange {
   modseq: number;
   /** False when the message already had exactly these flags, as announced (no new modseq). */
   changed: boolean;
+  /** UNCHANGEDSINCE refused it (its modseq was higher): nothing was stored (RFC 7162 §3.1.3). */
+  modified?: true;
 }
 
 export type FlagMode = 'set' | 'add' | 'remove';
@@ -288,9 +290,11 @@ export class MaildirStore {
   /**
    * STORE on many messages under one lock and one UID list write. Messages that do not
    * exist are left out of the result. Each changed message takes the same new modseq
-   * (one STORE, one transaction); unchanged ones keep theirs.
+   * (one STORE, one transaction); unchanged ones keep theirs. `unchangedSince`: messages
+   * changed after that modseq are left alone and marked `modified` (the check and the
+   * change under one lock, so no change slips between them).
    */
-  async storeFlags(user: UserName, mailbox: MailboxName, uids: readonly Uid[], mode: FlagMode, flags: Flag[]): Promise<FlagChange[]> {
+  async storeFlags(user: UserName, mailbox: MailboxName, uids: readonly Uid[], mode: FlagMode, flags: Flag[], options: { unchangedSince?: number } = {}): Promise<FlagChange[]> {
     uids.forEach(checkUid);
     const given = normalizeFlags(flags);
     const change = mode === 'set' ? () => given : mode === 'add' ? (c: Flag[]) => unionFlags(c, given) : (c: Flag[]) => withoutFlags(c, given);
@@ -309,6 +313,10 @@ export class MaildirStore {
       let modseq: number | undefined;
       const out: FlagChange[] = [];
       for (const { entry, file, next } of targets) {
+        if (options.unchangedSince !== undefined && entry.modseq > options.unchangedSince) {
+          out.push({ uid: entry.uid, flags: lettersToFlags(file.letters, before), modseq: entry.modseq, changed: false, modified: true });
+          continue;
+        }
         const letters = normalizeLetters(flagsToLetters(next, table) + foreignLettersToKeep(file.letters));
         // Same basename, so the entry stays valid; leaving new/ marks it as seen by a client.
         if (letters !== file.letters) await rename(file.path, path.join(paths.cur, formatMaildirFilename(file.basename, letters)));

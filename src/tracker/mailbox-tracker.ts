@@ -292,6 +292,8 @@ export class MailboxTracker {
     if (old !== null && old.uidValidity === target.uidValidity && this.sessions.size > 0) {
       diffMessages(old.messages, target.messages, (_d, uid) => this.touch(uid, undefined));
     }
+    // Changes a view held back for want of a modseq can be told now: wake its IDLE.
+    for (const view of this.sessions.values()) view.nudge();
     return readAgain ? 'read-again' : 'merged';
   }
 

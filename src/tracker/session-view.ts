@@ -104,6 +104,11 @@ export class SessionView implements SortedMessages {
     this.detach();
   }
 
+  /** The index changed under the view (a new read): a pending change may be tellable now. */
+  nudge(): void {
+    if (this.pending) this.wake();
+  }
+
   watch(listener: () => void): () => void {
     this.listeners.add(listener);
     if (this.pending) this.wake();

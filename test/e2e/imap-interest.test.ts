@@ -41,7 +41,10 @@ describe('serve-imap subscribes by interest as sessions select mailboxes', { ski
   });
 
   const delivered = async (): Promise<number> => Number(/updatepipe_delivered_total\{pipe="local"\} (\d+)/.exec(await (await fetch(`${metrics}/metrics`)).text())![1]);
-  const flags = (mailbox: string, f: string[]) => pusher.push({ type: 'flags', user: 'alice', mailbox, uid: 1, flags: f });
+  // With a modseq, as every producer of this project sends: a CONDSTORE client (imapflow
+  // enables it) is told a change without one only after storage confirms it.
+  let modseq = 1_000;
+  const flags = (mailbox: string, f: string[]) => pusher.push({ type: 'flags', user: 'alice', mailbox, uid: 1, flags: f, modseq: ++modseq });
 
   test('only the selected mailbox reaches the server; a new SELECT moves the interest', async () => {
     await waitFor(async () => (await flags('INBOX', ['\\Seen']), client.events.some((e) => e.type === 'flags')), 'INBOX flags while INBOX is selected', 10_000);

@@ -114,7 +114,7 @@ test('BODYSTRUCTURE of broken multiparts: no boundary, no close delimiter, repea
 test('sections follow Dovecot: n.1 of a leaf is the leaf, paths continue into message/rfc822', () => {
   const raw = crlf('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nleaf\n--b\nContent-Type: message/rfc822\n\nSubject: in\n\ninner\n--b--\n');
   const fetch = (item: string): string => {
-    const out = renderFetch(1, parseFetchItems({ t: 'atom', v: item }), { uid: 1, flags: [], size: raw.length, internalDate: new Date(0) }, raw).toString('latin1');
+    const out = renderFetch(1, parseFetchItems({ t: 'atom', v: item }), { uid: 1, flags: [], size: raw.length, internalDate: new Date(0), modseq: 1 }, raw).toString('latin1');
     return /\{\d+\}\r\n([\s\S]*)\)\r\n$/.exec(out)![1]!;
   };
   assert.equal(fetch('BODY.PEEK[1.1]'), 'leaf');
@@ -134,7 +134,7 @@ test('every FETCH item on every corpus message, and on random mutations of them,
     t: 'list',
     v: ['UID', 'FLAGS', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'RFC822.SIZE', 'BODY.PEEK[]', 'BODY.PEEK[1.MIME]', 'BODY.PEEK[2.1.HEADER]', 'BODY.PEEK[1.2.3]<1.5>', 'BODY.PEEK[HEADER.FIELDS (FROM)]', 'BODY.PEEK[1.TEXT]'].map((v) => ({ t: 'atom' as const, v })),
   });
-  const meta = { uid: 1, flags: [], size: 0, internalDate: new Date(0) };
+  const meta = { uid: 1, flags: [], size: 0, internalDate: new Date(0), modseq: 1 };
   for (const m of corpus) assert.ok(renderFetch(1, items, meta, m).length > m.length);
   fc.assert(
     fc.property(fc.nat({ max: corpus.length - 1 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 20 }), fc.nat(), (i, edits, cut) => {

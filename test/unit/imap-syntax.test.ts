@@ -98,7 +98,7 @@ test('LIST patterns: * crosses the delimiter, % does not', () => {
 });
 
 test('SEARCH criteria', () => {
-  const msg = (uid: number, flags: string[], size = 100) => ({ index: uid - 1, uid, flags, size, internalDate: new Date(Date.UTC(2026, 10, uid)), raw: Buffer.from(`Subject: hello ${uid}\r\nFrom: bob@x\r\n\r\nbody${uid}`) });
+  const msg = (uid: number, flags: string[], size = 100) => ({ index: uid - 1, uid, flags, size, internalDate: new Date(Date.UTC(2026, 10, uid)), raw: Buffer.from(`Subject: hello ${uid}\r\nFrom: bob@x\r\n\r\nbody${uid}`), modseq: 10 * uid });
   const ms = [msg(1, ['\\Seen']), msg(2, []), msg(3, ['\\Seen', '\\Flagged'], 5000)];
   const run = (q: string): number[] => {
     const c = compileSearch(tokenize([q]), [1, 2, 3]);
@@ -108,6 +108,11 @@ test('SEARCH criteria', () => {
   assert.deepEqual(run('SEEN'), [1, 3]);
   assert.deepEqual(run('UNSEEN'), [2]);
   assert.deepEqual(run('OR FLAGGED UNSEEN'), [2, 3]);
+  assert.deepEqual(run('MODSEQ 20'), [2, 3]);
+  assert.deepEqual(run('MODSEQ "/flags/\\\\draft" all 30'), [3]);
+  assert.equal(compileSearch(tokenize(['MODSEQ 5']), [1]).usesModseq, true);
+  assert.equal(compileSearch(tokenize(['SEEN']), [1]).usesModseq, false);
+  for (const bad of ['MODSEQ', 'MODSEQ x', 'MODSEQ "/flags/x" nobody 5', 'MODSEQ 99999999999999999999']) assert.throws(() => compileSearch(tokenize([bad]), [1]), ImapSyntaxError, bad);
   assert.deepEqual(run('NOT SEEN'), [2]);
   assert.deepEqual(run('LARGER 1000'), [3]);
   assert.deepEqual(run('UID 2:*'), [2, 3]);
@@ -126,7 +131,7 @@ test('FETCH items and rendering, with binary-safe literals and partials', () => 
   assert.deepEqual(parseFetchItems({ t: 'atom', v: 'FAST' }).map((i) => i.kind), ['flags', 'internaldate', 'size']);
   const raw = Buffer.from('Subject: Hi\r\nFrom: "Bob B" <bob@example.org>\r\nTo: a@x, "C, D" <c@y>\r\n\r\nBody text\r\n');
   const items = parseFetchItems({ t: 'list', v: ['UID', 'FLAGS', 'ENVELOPE', 'BODY.PEEK[HEADER.FIELDS (SUBJECT)]', 'BODY[TEXT]<0.4>', 'RFC822.SIZE'].map((v) => ({ t: 'atom' as const, v })) });
-  const out = renderFetch(7, items, { uid: 42, flags: ['\\Seen'], size: raw.length, internalDate: new Date(0) }, raw).toString();
+  const out = renderFetch(7, items, { uid: 42, flags: ['\\Seen'], size: raw.length, internalDate: new Date(0), modseq: 5 }, raw).toString();
   assert.match(out, /^\* 7 FETCH \(UID 42 FLAGS \(\\Seen\) ENVELOPE \(NIL "Hi" \(\("Bob B" NIL "bob" "example.org"\)\)/);
   assert.match(out, /\(\(NIL NIL "a" "x"\)\("C, D" NIL "c" "y"\)\)/, 'to list splits on commas outside quotes');
   assert.match(out, /BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{15\}\r\nSubject: Hi\r\n\r\n/);
