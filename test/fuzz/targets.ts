@@ -15,6 +15,7 @@ import { listMatcher } from '../../src/imap/list-pattern.js';
 import { compileSearch } from '../../src/imap/search.js';
 import { resolveSet } from '../../src/imap/sequence.js';
 import { ImapSyntaxError, tokenize } from '../../src/imap/tokens.js';
+import { parseFetchModifiers, parseSelectParams, parseStoreModifier } from '../../src/imap/condstore.js';
 import { parseUsers } from '../../src/imap/users.js';
 import { decodeMailboxName, encodeMailboxName } from '../../src/imap/utf7.js';
 import { decodeNameComponent, parseMaildirFilename } from '../../src/maildir/index.js';
@@ -151,6 +152,27 @@ export const TARGETS: FuzzTarget[] = [
     name: 'IMAP SEARCH',
     input: imapText,
     run: (text) => tolerate(() => compileSearch(tokenize([text as string]), [1, 2, 3, 10]), imapTyped),
+  },
+  {
+    name: 'IMAP CONDSTORE/QRESYNC parameters and modifiers',
+    input: fc.oneof(
+      fc.string(),
+      fc
+        .array(fc.constantFrom('(', ')', 'QRESYNC', 'CONDSTORE', 'CHANGEDSINCE', 'VANISHED', 'UNCHANGEDSINCE', '1', '0', '4294967295', '99999999999999999999', '1:*', '5:3,7', '"x"', ' '), { maxLength: 14 })
+        .map((p) => p.join(' ')),
+    ),
+    run: (text) => {
+      let toks: ReturnType<typeof tokenize>;
+      try {
+        toks = tokenize([text as string]);
+      } catch (err) {
+        if (imapTyped(err)) return;
+        throw err;
+      }
+      tolerate(() => parseSelectParams(toks[0]), imapTyped);
+      tolerate(() => parseFetchModifiers(toks[0]), imapTyped);
+      tolerate(() => parseStoreModifier(toks), imapTyped);
+    },
   },
   {
     name: 'IMAP LIST patterns (no runaway matching)',

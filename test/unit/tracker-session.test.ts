@@ -388,3 +388,46 @@ test('watch wakes an IDLE session once per burst', async () => {
   await settle();
   assert.equal(wakes, 2);
 });
+
+test('modseq: an older change is never shown after a newer one; the flags an exists leaves unknown come at its modseq', async () => {
+  const { storage, session, tracker, client } = await setup(2);
+  const [u] = storage.append(1, ['$Work']);
+  const at = storage.modseq;
+  tracker.exists(UidSet.of(u!), { modseq: at });
+  tracker.flags(u!, ['$Work'], { modseq: at }); // the delivery's own flags, same modseq: news
+  tracker.flags(1, ['\\Seen'], { modseq: 50 });
+  tracker.flags(1, ['\\Flagged'], { modseq: 40 }); // overtaken: dropped
+  client.apply(session.poll({ allowExpunge: true }), true);
+  assert.deepEqual(client.msgs.map((m) => m.flags), ['\\seen', '', '$work']);
+  assert.equal(client.modseqs.get(1), 50);
+});
+
+test('a session whose client was told newer flags by its own FETCH is not told the older ones the pipe brings later', async () => {
+  const { registry, storage, session, tracker } = await setup(2);
+  const newer = storage.setFlags(1, ['\\Answered']);
+  session.told(1, ['\\Answered'], newer); // its FETCH read storage, ahead of the pipe
+  tracker.flags(1, ['\\Seen'], { modseq: newer - 1 }); // an older change, arriving now
+  assert.deepEqual(session.poll({ allowExpunge: true }), []);
+  registry.apply(validateUpdate({ type: 'flags', user: U, mailbox: M, uid: 1, flags: ['\\Answered'], modseq: newer }));
+  assert.deepEqual(session.poll({ allowExpunge: true }), [], 'and the client already has the newest');
+});
+
+test('a CONDSTORE session is told a change without a modseq only once storage gave it one', async () => {
+  const { storage, session, tracker, requests } = await setup(2);
+  session.wantModseq();
+  await settle();
+  assert.equal(requests.length, 0, 'every modseq is known from the read');
+  storage.setFlags(2, ['\\Seen']);
+  tracker.flags(2, ['\\Seen']); // a producer without modseqs
+  assert.deepEqual(session.poll({ allowExpunge: true }), [], 'held: no MODSEQ to give');
+  await settle();
+  assert.equal(requests.length, 1, 'storage is asked');
+  let woke = 0;
+  const stop = session.watch(() => woke++);
+  tracker.resync(storage.read());
+  await settle();
+  assert.ok(woke > 0, 'an IDLE session is woken for it');
+  stop();
+  const rs = session.poll({ allowExpunge: true });
+  assert.deepEqual(rs, [{ kind: 'fetch', seq: 2, uid: 2, flags: ['\\Seen'], modseq: storage.modseq }]);
+});
