@@ -1,3 +1,4 @@
+import { lowerBound } from '../tracker/sorted-uids.js';
 import { UidSet, type Uid } from '../update/uid-set.js';
 import { ImapSyntaxError, type Token } from './tokens.js';
 
@@ -118,15 +119,4 @@ export function vanishedUids(history: readonly Uid[] | null, scope: UidSet | nul
   // Already canonical (ascending, disjoint, never adjacent: an existing UID separates
   // them), and not parsed again: a set of our own making needs no input limit.
   return gaps.length === 0 ? null : gaps.join(',');
-}
-
-function lowerBound(xs: readonly number[], v: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (xs[m]! < v) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -134,6 +135,38 @@ test('folders made and removed by other tools; a folder made step by step is fou
         rig.of('mailbox').map((u) => (u as { op: string }).op),
         ['create', 'delete'],
       );
+    } finally {
+      await rig.close();
+    }
+  }));
+
+test('a folder finished between the store\'s look and the watcher\'s is still announced', () =>
+  withStore(async (store, root) => {
+    const folder = path.join(root, USER, '.Lists');
+    // The race, made certain: the folder's last subdirectory appears right after the
+    // store looked (and found it incomplete), before the watcher looks and watches it.
+    let finished = false;
+    const discoverFolders = store.discoverFolders.bind(store);
+    store.discoverFolders = async (user) => {
+      const a = await discoverFolders(user);
+      if (!finished && existsSync(path.join(folder, 'new'))) {
+        finished = true;
+        await mkdir(path.join(folder, 'tmp'));
+      }
+      return a;
+    };
+    const rig = new Rig(store);
+    try {
+      await rig.watcher.start();
+      await settle();
+      await mkdir(path.join(folder, 'cur'), { recursive: true });
+      await mkdir(path.join(folder, 'new'));
+      await waitFor(() => rig.of('mailbox').length === 1, 'create');
+      assert.ok(finished, 'the race was run');
+      await deliver(root, '1700000003.M1P1.list', 'to the list', '.Lists');
+      await waitFor(() => rig.existing('Lists').length === 1, 'the folder is watched');
+      await settle();
+      assert.deepEqual(rig.pushed.map((u) => u.type), ['mailbox', 'exists']);
     } finally {
       await rig.close();
     }

@@ -61,7 +61,7 @@ export class Storage {
   }
 }
 
-interface ClientMessage {
+export interface ClientMessage {
   uid: Uid | null;
   flags: string | null;
 }

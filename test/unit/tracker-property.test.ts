@@ -5,7 +5,7 @@ import type { MailboxState } from '../../src/tracker/mailbox-state.js';
 import type { SessionTracker } from '../../src/tracker/session-tracker.js';
 import { UidSet } from '../../src/update/uid-set.js';
 import type { Flag, UidSetText, Update } from '../../src/update/update.js';
-import { ClientModel, flagKey, settle, Storage, testRegistry, type ResyncRequest } from './tracker-fixtures.js';
+import { ClientModel, type ClientMessage, flagKey, settle, Storage, testRegistry, type ResyncRequest } from './tracker-fixtures.js';
 
 const USER = 'alice';
 const MAILBOX = 'INBOX';
@@ -103,6 +103,14 @@ async function scenario(initial: number, ops: readonly Op[], stats: Stats): Prom
     if (!allowExpunge && slot.session.hasPending) stats.held++;
   }
 
+  /** A message session `s`'s client sees and storage still has, picked by `pick`. */
+  function visible(s: number, pick: number): { slot: Slot; m: ClientMessage } | null {
+    const slot = slots[s]!;
+    if (slot.session === null || slot.client === null) return null;
+    const candidates = slot.client.msgs.filter((m) => m.uid !== null && storage.messages.has(m.uid));
+    return candidates.length === 0 ? null : { slot, m: candidates[pick % candidates.length]! };
+  }
+
   function deliver(i: number, dup: boolean): void {
     const [u] = inflight.splice(i, 1);
     if (u === undefined) return;
@@ -149,23 +157,17 @@ async function scenario(initial: number, ops: readonly Op[], stats: Stats): Prom
       }
       case 'store': {
         // STORE by one of our sessions, on a message its client sees and storage still has.
-        const slot = slots[op.s]!;
-        if (slot.session === null || slot.client === null) break;
-        const candidates = slot.client.msgs.filter((m) => m.uid !== null && storage.messages.has(m.uid));
-        if (candidates.length === 0) break;
-        const m = candidates[op.pick % candidates.length]!;
+        const { slot, m } = visible(op.s, op.pick) ?? {};
+        if (!slot || !m) break;
         const modseq = storage.setFlags(m.uid!, op.flags);
-        tracker()?.flags(m.uid!, op.flags, { exclude: slot.session, modseq });
+        tracker()?.flags(m.uid!, op.flags, { exclude: slot.session!, modseq });
         m.flags = flagKey(op.flags); // from the STORE's own FETCH response
-        slot.client.toldBySession(m.uid!, modseq);
+        slot.client!.toldBySession(m.uid!, modseq);
         break;
       }
       case 'fetch': {
-        const slot = slots[op.s]!;
-        if (slot.session === null || slot.client === null) break;
-        const candidates = slot.client.msgs.filter((m) => m.uid !== null && storage.messages.has(m.uid));
-        if (candidates.length === 0) break;
-        const m = candidates[op.pick % candidates.length]!;
+        const { slot, m } = visible(op.s, op.pick) ?? {};
+        if (!slot || !m || !slot.session || !slot.client) break;
         const flags = storage.messages.get(m.uid!)!;
         const modseq = storage.modseqs.get(m.uid!)!;
         m.flags = flagKey(flags);

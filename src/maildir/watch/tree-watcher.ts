@@ -461,13 +461,21 @@ export class MaildirWatcher extends EventEmitter {
       else this.fail(`scanning the folders of ${user}`, err);
       return;
     }
-    await this.syncMailboxWatches(user);
+    // A folder finished between the store's look and ours is watched now but was not
+    // announced: the store looks once more.
+    if ((await this.syncMailboxWatches(user)) > 0) {
+      this.dirtyUsers.add(user);
+      this.kick(this.o.debounceMs);
+    }
   }
 
-  /** Watches new/ and cur/ of every mailbox of the user, and folders still being made. */
-  private async syncMailboxWatches(user: UserName): Promise<void> {
+  /**
+   * Watches new/ and cur/ of every mailbox of the user, and folders still being made.
+   * Returns how many mailboxes it began to watch.
+   */
+  private async syncMailboxWatches(user: UserName): Promise<number> {
     const u = this.users.get(user);
-    if (!u || !this.watches) return;
+    if (!u || !this.watches) return 0;
     const names = new Set<MailboxName>([INBOX]);
     const pending = new Set<string>();
     for (const e of await readdir(u.dir, { withFileTypes: true }).catch(() => [])) {
@@ -477,7 +485,7 @@ export class MaildirWatcher extends EventEmitter {
       if (await isMaildir(path.join(u.dir, e.name))) names.add(name);
       else pending.add(path.join(u.dir, e.name));
     }
-    if (this.users.get(user) !== u || !this.watches) return;
+    if (this.users.get(user) !== u || !this.watches) return 0;
     for (const m of [...u.mailboxes.keys()]) {
       if (names.has(m)) continue;
       const wm = u.mailboxes.get(m)!;
@@ -487,8 +495,10 @@ export class MaildirWatcher extends EventEmitter {
       this.dirtyMailboxes.delete(keyOf(user, m));
     }
     const marked: WatchedMailbox[] = [];
+    let added = 0;
     for (const m of names) {
       if (u.mailboxes.has(m)) continue;
+      added++;
       const paths = mailboxPaths(u.dir, m);
       const wm: WatchedMailbox = { user, mailbox: m, dir: paths.dir, newDir: paths.new, curDir: paths.cur, watched: { new: undefined, cur: undefined }, mark: readScanMark(paths.dir) };
       u.mailboxes.set(m, wm);
@@ -500,6 +510,7 @@ export class MaildirWatcher extends EventEmitter {
     for (const dir of u.pending) if (!pending.has(dir)) this.watches.remove(dir);
     for (const dir of pending) if (!u.pending.has(dir)) this.watchPending(dir, { kind: 'pending', user });
     u.pending = pending;
+    return added;
   }
 
   /**
