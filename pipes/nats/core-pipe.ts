@@ -6,7 +6,9 @@ import type { Envelope } from '../../src/envelope/envelope.js';
 import { resyncAll, type Update } from '../../src/update/update.js';
 import { connectNats, natsError } from './connect.js';
 import { redactNatsUrl, type NatsSettings } from './nats-url.js';
+import { decodeBatch, isBatch, SubjectBatcher } from './subject-batch.js';
 import { allSubjects, encodeToken, NONE, subjectFor } from './subjects.js';
+import { validateEnvelope } from '../../src/envelope/envelope.js';
 
 /**
  * `nats://…?mode=core`: at-most-once NATS publish/subscribe, made safe by the envelope:
@@ -23,6 +25,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
   private waitingForConnect = 0;
   /** subscribe=interest: subject → [subscription, how many watch() calls want it]. */
   private readonly interest = new Map<string, [Subscription, number]>();
+  private readonly batcher: SubjectBatcher;
 
   constructor(
     protected readonly url: string,
@@ -32,6 +35,8 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     // A listener that sees only some mailboxes sees holes in every origin's sequence:
     // loss is detected from the connection (disconnect, slow consumer) instead.
     super(options, settings.subscribe === 'interest' ? { detectGaps: false } : {});
+    // Only ever emitted once connected: publishes wait for the connection (below).
+    this.batcher = new SubjectBatcher((subject, payload) => this.nc!.publish(subject, payload));
   }
 
   /** True with subscribe=interest: only watched mailboxes are delivered. */
@@ -46,9 +51,37 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
           this.status({ type: 'disconnected', detail: `subscription: ${err.message}` });
           return;
         }
-        this.receive(msg.data, msg.subject);
+        this.receiveMessage(msg.data, msg.subject);
       },
     });
+  }
+
+  /** One NATS message: an envelope, or a batch of them (subject-batch.ts). */
+  private receiveMessage(data: Uint8Array, subject: string): void {
+    if (!isBatch(data)) return void this.receive(data, subject);
+    if (data.length > this.opts.maxFrameBytes) {
+      this.status({ type: 'rejected', detail: `${subject}: batch of ${data.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte cap` });
+      return;
+    }
+    let values: unknown[];
+    try {
+      values = decodeBatch(data);
+    } catch (err) {
+      this.status({ type: 'rejected', detail: `${subject}: ${(err as Error).message}` });
+      return;
+    }
+    // Each envelope stands on its own: a bad one is rejected, the others delivered (and a
+    // hole it leaves in its origin's sequence is a gap like any other).
+    for (const v of values) {
+      let env: Envelope;
+      try {
+        env = validateEnvelope(v);
+      } catch (err) {
+        this.status({ type: 'rejected', detail: `${subject}: ${(err as Error).message}` });
+        continue;
+      }
+      this.inbox.accept(env);
+    }
   }
 
   private interestSubjects(user: string, mailbox?: string): string[] {
@@ -171,14 +204,14 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     const nc = this.nc;
     // Connected and nothing queued behind the connect: publish now, in push order.
     if (nc && this.waitingForConnect === 0) {
-      nc.publish(subject, bytes);
+      this.publishCore(nc, subject, bytes);
       return this.flushed(nc);
     }
     this.waitingForConnect++;
     const p = this.connection().then(
       (c) => {
         this.waitingForConnect--;
-        c.publish(subject, bytes);
+        this.publishCore(c, subject, bytes);
         return this.flushed(c);
       },
       (err: unknown) => {
@@ -188,6 +221,11 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     );
     this.track(p);
     return p;
+  }
+
+  private publishCore(nc: NatsConnection, subject: string, bytes: Buffer): void {
+    if (this.settings.batch) this.batcher.add(subject, bytes);
+    else nc.publish(subject, bytes);
   }
 
   /**
@@ -200,6 +238,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     const p = new Promise<void>((resolve, reject) => {
       setImmediate(() => {
         this.turnFlush = null;
+        this.batcher.emit(); // already out, unless a push came in this very phase
         const timer = setTimeout(() => reject(new PipeError('TIMEOUT', `NATS did not confirm the push within ${this.opts.pushTimeoutMs} ms`)), this.opts.pushTimeoutMs);
         nc.flush().then(
           () => (clearTimeout(timer), resolve()),

@@ -21,10 +21,12 @@ export interface NatsSettings {
   connectTimeoutMs: number;
   /** `all` (default) or `interest`: only what `watch()` asked for. */
   subscribe: 'all' | 'interest';
+  /** Core mode: consecutive pushes to one subject in a turn go as one message (`batch=off` for listeners older than batches). */
+  batch: boolean;
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-const KNOWN = new Set(['subscribe', 'mode', 'stream', 'durable', 'replicas', 'dupwindow', 'maxage', 'user', 'pass', 'token', 'creds', 'tls', 'ca', 'cert', 'key', 'timeout']);
+const KNOWN = new Set(['subscribe', 'mode', 'stream', 'durable', 'replicas', 'dupwindow', 'maxage', 'user', 'pass', 'token', 'creds', 'tls', 'ca', 'cert', 'key', 'timeout', 'batch']);
 
 function seconds(v: string, name: string): number {
   const n = Number(v);
@@ -39,7 +41,7 @@ export function defaultDurable(): string {
 
 /**
  * `nats://[user:pass@]host:port[,host:port…]/<prefix>?mode=core|jetstream&stream=&durable=
- * &replicas=&dupwindow=SECONDS&maxage=SECONDS&token=&creds=FILE&tls=1&ca=&cert=&key=&timeout=SECONDS`
+ * &replicas=&dupwindow=SECONDS&maxage=SECONDS&token=&creds=FILE&tls=1&ca=&cert=&key=&timeout=SECONDS&batch=on|off`
  * (`tls://` implies TLS). Secrets may also come from the options or environment.
  */
 export function parseNatsUrl(url: string): NatsSettings {
@@ -76,7 +78,9 @@ export function parseNatsUrl(url: string): NatsSettings {
     maxAgeMs: q.has('maxage') ? seconds(q.get('maxage')!, 'maxage') : 24 * 3600_000,
     connectTimeoutMs: q.has('timeout') ? seconds(q.get('timeout')!, 'timeout') : 5_000,
     subscribe: (q.get('subscribe') ?? 'all') as 'all' | 'interest',
+    batch: q.get('batch') !== 'off',
   };
+  if (!['on', 'off', null].includes(q.get('batch'))) throw new PipeError('USAGE', 'nats URL: batch must be on or off');
   if (s.subscribe !== 'all' && s.subscribe !== 'interest') throw new PipeError('USAGE', 'nats URL: subscribe must be all or interest');
   if (s.subscribe === 'interest' && mode === 'jetstream') {
     throw new PipeError('USAGE', 'nats URL: subscribe=interest is for mode=core (a durable consumer reads the whole stream)');
