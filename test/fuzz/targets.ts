@@ -23,6 +23,8 @@ import { formatFolderRecord, parseFolderRecord } from '../../src/maildir/folder-
 import { formatUidList, parseUidList } from '../../src/maildir/uid-list.js';
 import { decodeAck, decodeHello, decodeNotice, decodeWelcome } from '../../src/hub/hub-protocol.js';
 import { UidSet } from '../../src/update/uid-set.js';
+import { decodeBatch, isBatch } from '../../pipes/nats/subject-batch.js';
+import { validateEnvelope } from '../../src/envelope/envelope.js';
 import { validateUpdate } from '../../src/update/update.js';
 
 export interface FuzzTarget {
@@ -100,6 +102,20 @@ export const TARGETS: FuzzTarget[] = [
     },
   },
   { name: 'msgpack decoder (msgpackr)', input: fc.oneof(fc.uint8Array({ maxLength: 128 }), mutatedEnvelope, extensionEnvelope), run: (b) => tolerate(() => unpackValue(Buffer.from(b as Uint8Array)), typed) },
+  {
+    // A batch header in front of envelopes (good, mutated or exotic), or garbage after one.
+    name: 'NATS batch decode + validation',
+    input: fc.oneof(
+      fc.array(fc.oneof(mutatedEnvelope, extensionEnvelope), { maxLength: 6 }).chain((parts) => fc.nat({ max: 20 }).map((count) => Buffer.concat([Buffer.from([0x90 | Math.min(count, 15)]), ...parts]))),
+      fc.uint8Array({ maxLength: 96 }).map((b) => Buffer.concat([Buffer.from([0xdc, 0, b.length & 0xff]), b])),
+    ),
+    run: (b) =>
+      tolerate(() => {
+        const bytes = Buffer.from(b as Uint8Array);
+        if (!isBatch(bytes)) return;
+        for (const v of decodeBatch(bytes)) tolerate(() => validateEnvelope(v), typed);
+      }, typed),
+  },
   {
     name: 'envelope decode + validation',
     input: fc.oneof(mutatedEnvelope, fc.uint8Array({ maxLength: 96 }), extensionEnvelope),
