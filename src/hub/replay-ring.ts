@@ -28,10 +28,17 @@ export class ReplayRing {
 
   /** Stores a copy (the source chunk may be large) and returns the frame's hub position. */
   add(frame: Buffer): number {
-    const copy = Buffer.from(frame);
+    return this.keep(Buffer.from(frame));
+  }
+
+  /**
+   * Stores `frame` itself: for a view of a block the caller copied for this (a run of
+   * frames from one read), which nothing else writes to.
+   */
+  keep(frame: Buffer): number {
     if (this.end - this.start === this.maxFrames) this.dropOldest();
-    this.frames[this.end % this.maxFrames] = copy;
-    this.bytes += copy.length;
+    this.frames[this.end % this.maxFrames] = frame;
+    this.bytes += frame.length;
     while (this.bytes > this.maxBytes && this.start < this.end) this.dropOldest();
     return this.end++;
   }
