@@ -51,8 +51,12 @@ class Batch {
   }
 }
 
-/** A bound on one batch, so the oldest push in a long synchronous loop is not held back by the newest. */
-const MAX_BATCH = 4096;
+/**
+ * A bound on one batch: the hub acknowledges per read, so a burst of thousands settles
+ * piece by piece and a caller's rolling window keeps moving (one batch per 2048-push
+ * window emptied the whole window before the next push: a round trip of idle per window).
+ */
+const MAX_BATCH = 256;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
