@@ -36,6 +36,7 @@ class Peer {
   /** UPDATE frames taken from this peer, and how many of those it has been told about. */
   taken = 0;
   acked = 0;
+  ackScheduled = false;
   /** The UPDATE frames of the current read not yet relayed: buf[runStart, runEnd), frame ends in runEnds. */
   runBuf: Buffer | null = null;
   runStart = 0;
@@ -51,6 +52,14 @@ class Peer {
   ) {
     this.decoder = new FrameDecoder(maxFrame);
     this.out = new BatchWriter(socket);
+  }
+}
+
+function sendAck(peer: Peer): void {
+  peer.ackScheduled = false;
+  if (peer.taken > peer.acked && !peer.socket.destroyed) {
+    peer.acked = peer.taken;
+    peer.out.write(encodeAck(peer.taken));
   }
 }
 
@@ -127,9 +136,11 @@ export class SocketOwner {
         return;
       }
       this.flushRun(peer);
-      if (peer.taken > peer.acked && !socket.destroyed) {
-        peer.acked = peer.taken;
-        peer.out.write(encodeAck(peer.taken));
+      // One ACK per event-loop turn, however many reads it handled (libuv reads a busy
+      // socket several times a turn): one write instead of one per read.
+      if (peer.taken > peer.acked && !peer.ackScheduled) {
+        peer.ackScheduled = true;
+        setImmediate(sendAck, peer);
       }
     });
     if (this.flowTimer) socket.pause(); // joins the others in waiting
