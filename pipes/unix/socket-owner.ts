@@ -192,7 +192,7 @@ export class SocketOwner {
     const block = Buffer.from(buf.subarray(base, peer.runEnd));
     let s = 0;
     for (const e of peer.runEnds) {
-      this.ring.keep(block.subarray(s, e - base));
+      this.ring.keep(block, s, e - base);
       s = e - base;
     }
     peer.runEnds.length = 0;
