@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { FrameDecoder } from '../../src/envelope/frame.js';
+import { FRAME_HEADER, FrameDecoder } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
 import { HubLinkBase } from '../../src/hub/hub-link-base.js';
 import { encodeHello, type Hello, type Welcome } from '../../src/hub/hub-protocol.js';
@@ -48,9 +48,9 @@ export class OwnerLink extends HubLinkBase {
       });
       socket.on('data', (chunk: Buffer) => {
         try {
-          link.decoder.push(chunk, (kind, body) => {
-            if (settled) return link.onFrame(kind, body);
-            const welcome = link.handshake(kind, body);
+          link.decoder.pushAt(chunk, (kind, buf, start, end) => {
+            if (settled) return link.onFrameAt(kind, buf, start, end);
+            const welcome = link.handshake(kind, buf.subarray(start + FRAME_HEADER, end));
             if (!welcome) return;
             settled = true;
             clearTimeout(timer);

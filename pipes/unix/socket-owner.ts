@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { decodeEnvelope } from '../../src/envelope/codec.js';
+import { decodeEnvelopeAt } from '../../src/envelope/codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
-import { FrameDecoder } from '../../src/envelope/frame.js';
+import { FRAME_HEADER, FrameDecoder, type OnFrameAt } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { BatchWriter } from './batch-writer.js';
@@ -14,6 +14,13 @@ export interface OwnerOptions {
   maxFrameBytes: number;
   /** Bytes queued for one listener before it is cut off (it comes back and is replayed or resynced). */
   maxPeerBuffer: number;
+  /**
+   * Past a quarter of maxPeerBuffer queued for a listener the owner stops reading from
+   * every connection (pushers then wait on their unacknowledged window) until it is down to
+   * an eighth. A listener that takes nothing for this long meanwhile is cut off instead,
+   * and so is one still over the mark after three times this long (pushers would time out).
+   */
+  stallMs?: number;
   maxPeers: number;
   helloTimeoutMs: number;
   onUpdate: (env: Envelope) => void;
@@ -29,12 +36,30 @@ class Peer {
   /** UPDATE frames taken from this peer, and how many of those it has been told about. */
   taken = 0;
   acked = 0;
+  ackScheduled = false;
+  /** The UPDATE frames of the current read not yet relayed: buf[runStart, runEnd), frame ends in runEnds. */
+  runBuf: Buffer | null = null;
+  runStart = 0;
+  runEnd = 0;
+  readonly runEnds: number[] = [];
+  /** While this listener is over the high-water mark: its queue when last seen shrinking, and when. */
+  lastPending = 0;
+  progressAt = 0;
+  congestedAt = 0;
   constructor(
     readonly socket: net.Socket,
     maxFrame: number,
   ) {
     this.decoder = new FrameDecoder(maxFrame);
     this.out = new BatchWriter(socket);
+  }
+}
+
+function sendAck(peer: Peer): void {
+  peer.ackScheduled = false;
+  if (peer.taken > peer.acked && !peer.socket.destroyed) {
+    peer.acked = peer.taken;
+    peer.out.write(encodeAck(peer.taken));
   }
 }
 
@@ -50,6 +75,11 @@ export class SocketOwner {
   private readonly listeners = new Set<Peer>();
   private watchdog: NodeJS.Timeout | null = null;
   private closing = false;
+  /** Listeners over the high-water mark; while there are any, no connection is read. */
+  private readonly congested = new Set<Peer>();
+  private flowTimer: NodeJS.Timeout | null = null;
+  /** The peer whose read is being handled, with frames not yet relayed. */
+  private openRun: Peer | null = null;
 
   private constructor(
     readonly file: string,
@@ -74,8 +104,14 @@ export class SocketOwner {
     return this.peers.size;
   }
 
+  private get highWater(): number {
+    return this.opts.maxPeerBuffer / 4;
+  }
+
   /** An update pushed by the owner's own process. */
   publishLocal(frame: Buffer): void {
+    // A handler pushing while a read is handled: what came before goes out first.
+    if (this.openRun) this.flushRun(this.openRun);
     this.fanOut(frame, null);
   }
 
@@ -90,18 +126,24 @@ export class SocketOwner {
     // Only a peer that never says HELLO is dropped; the check is moot once it has.
     const helloTimer = setTimeout(() => peer.hello === null && this.reject(peer, 'no HELLO in time'), this.opts.helloTimeoutMs);
     helloTimer.unref();
+    const onFrame: OnFrameAt = (kind, buf, start, end) => this.onFrame(peer, kind, buf, start, end);
     socket.on('data', (chunk: Buffer) => {
       try {
-        peer.decoder.push(chunk, (kind, body, raw) => this.onFrame(peer, kind, body, raw));
+        peer.decoder.pushAt(chunk, onFrame);
       } catch (err) {
+        this.flushRun(peer); // the frames before the bad one were taken
         this.reject(peer, (err as Error).message);
         return;
       }
-      if (peer.taken > peer.acked && !socket.destroyed) {
-        peer.acked = peer.taken;
-        peer.out.write(encodeAck(peer.taken));
+      this.flushRun(peer);
+      // One ACK per event-loop turn, however many reads it handled (libuv reads a busy
+      // socket several times a turn): one write instead of one per read.
+      if (peer.taken > peer.acked && !peer.ackScheduled) {
+        peer.ackScheduled = true;
+        setImmediate(sendAck, peer);
       }
     });
+    if (this.flowTimer) socket.pause(); // joins the others in waiting
     socket.on('error', () => {});
     socket.on('end', () => {
       if (peer.decoder.buffered > 0) this.opts.onRejected(`connection ended inside a frame (${peer.decoder.buffered} bytes of a truncated frame)`);
@@ -110,22 +152,51 @@ export class SocketOwner {
       clearTimeout(helloTimer);
       this.peers.delete(peer);
       this.listeners.delete(peer);
+      this.congested.delete(peer);
     });
   }
 
-  private onFrame(peer: Peer, kind: number, body: Buffer, raw: Buffer): void {
+  private onFrame(peer: Peer, kind: number, buf: Buffer, start: number, end: number): void {
     if (peer.socket.destroyed) return;
     if (peer.hello === null) {
       if (kind !== Kind.Hello) throw new PipeError('BAD_FRAME', 'first frame must be HELLO');
-      this.welcome(peer, decodeHello(body));
+      this.welcome(peer, decodeHello(buf.subarray(start + FRAME_HEADER, end)));
       return;
     }
     if (kind !== Kind.Update) throw new PipeError('BAD_FRAME', `unexpected frame kind ${kind}`);
     // Validate before relaying: one bad peer must not reach the others (C5).
-    const env = decodeEnvelope(body);
-    this.fanOut(raw, peer);
+    const env = decodeEnvelopeAt(buf, start + FRAME_HEADER, end);
+    // Consecutive frames of one read are relayed together, as one block (flushRun).
+    if (peer.runBuf !== buf || peer.runEnd !== start) {
+      this.flushRun(peer);
+      peer.runBuf = buf;
+      peer.runStart = start;
+      this.openRun = peer;
+    }
+    peer.runEnds.push(end);
+    peer.runEnd = end;
     this.opts.onUpdate(env);
     peer.taken++;
+  }
+
+  /**
+   * Relays the frames of `peer`'s current read: one copy of the whole run (the read's
+   * chunk may be large, and the replay ring keeps frames), one write per listener.
+   */
+  private flushRun(peer: Peer): void {
+    const buf = peer.runBuf;
+    if (buf === null) return;
+    peer.runBuf = null;
+    if (this.openRun === peer) this.openRun = null;
+    const base = peer.runStart;
+    const block = Buffer.from(buf.subarray(base, peer.runEnd));
+    let s = 0;
+    for (const e of peer.runEnds) {
+      this.ring.keep(block, s, e - base);
+      s = e - base;
+    }
+    peer.runEnds.length = 0;
+    this.relay(block, peer);
   }
 
   private welcome(peer: Peer, hello: Hello): void {
@@ -139,15 +210,66 @@ export class SocketOwner {
 
   private fanOut(raw: Buffer, from: Peer | null): void {
     this.ring.add(raw);
+    this.relay(raw, from);
+  }
+
+  /** Queues whole frames for every listener but their sender. */
+  private relay(frames: Buffer, from: Peer | null): void {
     for (const l of this.listeners) {
       if (l === from) continue;
-      l.out.write(raw);
-      if (l.out.pending > this.opts.maxPeerBuffer) {
-        this.opts.onRejected(`listener ${l.hello?.origin} fell ${l.out.pending} bytes behind; cut off`);
-        this.listeners.delete(l);
-        l.socket.destroy();
+      l.out.write(frames);
+      const pending = l.out.pending;
+      if (pending > this.opts.maxPeerBuffer) this.cutOff(l, `fell ${pending} bytes behind`);
+      else if (pending > this.highWater) this.congest(l);
+    }
+  }
+
+  private cutOff(l: Peer, why: string): void {
+    this.opts.onRejected(`listener ${l.hello?.origin} ${why}; cut off`);
+    this.listeners.delete(l);
+    this.congested.delete(l);
+    l.socket.destroy();
+  }
+
+  /**
+   * Flow control: a listener fell behind, so stop reading from everyone. Pushers stop
+   * when their unacknowledged window is full, or the kernel's socket buffer is: the
+   * slowest listener sets the pace instead of being cut off. (The owner's own process
+   * is not held; the hard limit at maxPeerBuffer still covers it.)
+   */
+  private congest(l: Peer): void {
+    if (this.congested.has(l)) return;
+    l.lastPending = l.out.pending;
+    l.progressAt = l.congestedAt = Date.now();
+    this.congested.add(l);
+    if (this.flowTimer) return;
+    for (const p of this.peers) p.socket.pause();
+    this.flowTimer = setInterval(() => this.checkFlow(), 10);
+    this.flowTimer.unref();
+  }
+
+  /** Resumes reading once every congested listener is down to the low-water mark; cuts off one that stopped reading. */
+  private checkFlow(): void {
+    const now = Date.now();
+    const stallMs = this.opts.stallMs ?? 1_000;
+    for (const l of this.congested) {
+      const pending = l.out.pending;
+      if (l.socket.destroyed || !this.listeners.has(l) || pending <= this.highWater / 2) {
+        this.congested.delete(l);
+      } else if (now - l.congestedAt > 3 * stallMs) {
+        // Alive but far slower than the pushers: holding them longer would time their pushes out.
+        this.cutOff(l, `stayed ${pending} bytes behind for ${now - l.congestedAt} ms`);
+      } else if (pending < l.lastPending) {
+        l.lastPending = pending;
+        l.progressAt = now;
+      } else if (now - l.progressAt > stallMs) {
+        this.cutOff(l, `took nothing for ${now - l.progressAt} ms with ${pending} bytes queued`);
       }
     }
+    if (this.congested.size > 0) return;
+    clearInterval(this.flowTimer!);
+    this.flowTimer = null;
+    for (const p of this.peers) if (!p.socket.destroyed) p.socket.resume();
   }
 
   private reject(peer: Peer, reason: string): void {
@@ -174,6 +296,10 @@ export class SocketOwner {
     if (this.closing) return;
     this.closing = true;
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.flowTimer) clearInterval(this.flowTimer);
+    this.flowTimer = null;
+    this.congested.clear();
+    for (const p of this.peers) if (!p.socket.destroyed) p.socket.resume();
     if (unlink) await unlinkIfOurs(this.file, this.ino);
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     const drained = Promise.all([...this.peers].map((p) => p.out.end()));

@@ -12,6 +12,13 @@ export interface UnixPipeOptions extends PipeOptions {
   socketMode?: number;
   /** Bytes the owner queues for one slow listener before cutting it off. */
   maxPeerBuffer?: number;
+  /**
+   * A listener with over a quarter of maxPeerBuffer queued holds every pusher back (the
+   * owner stops reading) until it catches up; one that takes nothing for this long
+   * meanwhile is cut off instead (default 1000 ms), and so is one still behind after three
+   * times that.
+   */
+  listenerStallMs?: number;
   maxPeers?: number;
   /** A peer that has not said HELLO by then is dropped (when this instance owns the socket). */
   helloTimeoutMs?: number;
@@ -29,7 +36,7 @@ const STALE_GRACE_MS = 500;
  */
 export class UnixPipe extends HubClientPipe {
   readonly file: string;
-  private readonly unixOpts: { socketMode: number; maxPeerBuffer: number; maxPeers: number; helloTimeoutMs: number };
+  private readonly unixOpts: { socketMode: number; maxPeerBuffer: number; maxPeers: number; helloTimeoutMs: number; listenerStallMs: number };
 
   constructor(url: string, options: UnixPipeOptions = {}) {
     super(options);
@@ -39,6 +46,7 @@ export class UnixPipe extends HubClientPipe {
       maxPeerBuffer: options.maxPeerBuffer ?? 8 * 1024 * 1024,
       maxPeers: options.maxPeers ?? 1024,
       helloTimeoutMs: options.helloTimeoutMs ?? 5_000,
+      listenerStallMs: options.listenerStallMs ?? 1_000,
     };
   }
 
@@ -69,6 +77,7 @@ export class UnixPipe extends HubClientPipe {
       mode: this.unixOpts.socketMode,
       maxFrameBytes: this.opts.maxFrameBytes,
       maxPeerBuffer: this.unixOpts.maxPeerBuffer,
+      stallMs: this.unixOpts.listenerStallMs,
       maxPeers: this.unixOpts.maxPeers,
       helloTimeoutMs: this.unixOpts.helloTimeoutMs,
       onUpdate: (env) => this.deliverLocal(env),

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { decodeEnvelope } from '../../src/envelope/codec.js';
+import { decodeEnvelopeAt } from '../../src/envelope/codec.js';
 import { PipeError } from '../../src/errors.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, unprefixed, type Hello } from '../../src/hub/hub-protocol.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
@@ -18,6 +18,13 @@ export interface HubOptions {
   maxPayload?: number;
   /** Bytes queued for one client before it is cut off (it comes back and is replayed or resynced). */
   maxClientBuffer?: number;
+  /**
+   * Flow control, as in the Unix socket owner: past a quarter of maxClientBuffer queued for
+   * a listener the hub stops reading every client (pushers wait on their window) until it
+   * is down to an eighth; a listener that takes nothing for this long meanwhile, or stays
+   * behind for three times this long, is cut off instead.
+   */
+  stallMs?: number;
   maxClients?: number;
   /** Frames kept for replay to clients that reconnect. */
   ringFrames?: number;
@@ -33,6 +40,10 @@ interface Client {
   alive: boolean;
   taken: number;
   acked: number;
+  /** While over the high-water mark: its queue when last seen shrinking, and when; since when. */
+  lastPending?: number;
+  progressAt?: number;
+  congestedAt?: number;
 }
 
 /**
@@ -49,6 +60,8 @@ export class WsHub {
   private readonly server: http.Server | https.Server;
   private heartbeat: NodeJS.Timeout | null = null;
   private ackScheduled = new Set<Client>();
+  private readonly congested = new Set<Client>();
+  private flowTimer: NodeJS.Timeout | null = null;
   readonly counters = { rejected: 0, relayed: 0, cut: 0, refused: 0, replayed: 0 };
   private readonly o: Required<Omit<HubOptions, 'tls' | 'tokens'>> & Pick<HubOptions, 'tls' | 'tokens'>;
 
@@ -63,6 +76,7 @@ export class WsHub {
       ringFrames: 65_536,
       heartbeatMs: 15_000,
       helloTimeoutMs: 5_000,
+      stallMs: 1_000,
       log: () => {},
       ...options,
     };
@@ -134,6 +148,7 @@ export class WsHub {
       this.clients.delete(c);
       this.listeners.delete(c);
       this.ackScheduled.delete(c);
+      this.congested.delete(c);
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
@@ -144,6 +159,7 @@ export class WsHub {
         this.reject(c, (err as Error).message);
       }
     });
+    if (this.flowTimer) ws.pause(); // joins the others in waiting
   }
 
   private onFrame(c: Client, data: Buffer): void {
@@ -155,7 +171,7 @@ export class WsHub {
       return;
     }
     if (kind !== Kind.Update) throw new PipeError('BAD_FRAME', `unexpected frame kind ${kind}`);
-    decodeEnvelope(body); // validate before relaying (C5)
+    decodeEnvelopeAt(data, 1, data.length); // validate before relaying (C5)
     this.fanOut(data, c);
     c.taken++;
     if (!this.ackScheduled.has(c)) {
@@ -197,7 +213,45 @@ export class WsHub {
       }
       l.cork.hold();
       l.ws.send(data);
+      if (l.ws.bufferedAmount > this.o.maxClientBuffer / 4) this.congest(l);
     }
+  }
+
+  /** Stop reading everyone: the slowest listener sets the pace instead of being cut off. */
+  private congest(l: Client): void {
+    if (this.congested.has(l)) return;
+    l.lastPending = l.ws.bufferedAmount;
+    l.progressAt = l.congestedAt = Date.now();
+    this.congested.add(l);
+    if (this.flowTimer) return;
+    for (const c of this.clients) c.ws.pause();
+    this.flowTimer = setInterval(() => this.checkFlow(), 10);
+    this.flowTimer.unref();
+  }
+
+  private checkFlow(): void {
+    const now = Date.now();
+    const stallMs = this.o.stallMs;
+    for (const l of this.congested) {
+      const pending = l.ws.bufferedAmount;
+      const cut = (why: string): void => {
+        this.counters.cut++;
+        this.o.log(`client ${l.hello?.origin} ${why}; cut off`);
+        this.listeners.delete(l);
+        this.congested.delete(l);
+        l.ws.terminate();
+      };
+      if (l.ws.readyState !== l.ws.OPEN || !this.listeners.has(l) || pending <= this.o.maxClientBuffer / 8) this.congested.delete(l);
+      else if (now - l.congestedAt! > 3 * stallMs) cut(`stayed ${pending} bytes behind for ${now - l.congestedAt!} ms`);
+      else if (pending < l.lastPending!) {
+        l.lastPending = pending;
+        l.progressAt = now;
+      } else if (now - l.progressAt! > stallMs) cut(`took nothing for ${now - l.progressAt!} ms with ${pending} bytes queued`);
+    }
+    if (this.congested.size > 0) return;
+    clearInterval(this.flowTimer!);
+    this.flowTimer = null;
+    for (const c of this.clients) c.ws.resume();
   }
 
   private reject(c: Client, reason: string): void {
@@ -237,6 +291,9 @@ export class WsHub {
 
   async close(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.flowTimer) clearInterval(this.flowTimer);
+    this.flowTimer = null;
+    for (const c of this.clients) c.ws.resume();
     for (const c of this.clients) c.ws.close(1001, 'hub shutting down');
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     setTimeout(() => {

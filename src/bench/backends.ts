@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CliProcess } from '../cli/child.js';
 import { freePort, type Service } from './services.js';
 import type { Transport, WorkerSpec } from './spec.js';
-import { WorkerProcess } from './worker-process.js';
+import { profileFlags, WorkerProcess } from './worker-process.js';
 
 /** Where one run's processes meet: fresh per run so no state leaks between runs. */
 export interface Stage {
@@ -68,9 +68,11 @@ export const wsBackend: Backend = {
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}/u`;
     if (kind === 'pipe') {
-      const hub = new CliProcess(['hub', '--listen', url], { ...process.env, UPDATEPIPE_TOKEN: TOKEN });
+      const profiling = profileFlags('ws-hub');
+      const hub = new CliProcess(['hub', '--listen', url], { ...process.env, UPDATEPIPE_TOKEN: TOKEN }, [], profiling);
       await hub.waitStderr('ready');
-      return { target: () => url, token: TOKEN, hubPid: hub.child.pid!, cleanup: () => hub.kill('SIGKILL').then(() => {}) };
+      // A profiled hub must exit on its own for node to write the profile.
+      return { target: () => url, token: TOKEN, hubPid: hub.child.pid!, cleanup: () => hub.kill(profiling.length ? 'SIGTERM' : 'SIGKILL').then(() => {}) };
     }
     const relay = new WorkerProcess({ side: 'relay', kind, transport: 'ws', target: url, n: 0 });
     await relay.next();

@@ -1,5 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { natsBackend, redisBackend, unixBackend, wsBackend, type Backend } from './backends.js';
 import { renderChart, type ChartPoint } from './chart.js';
 import { deliveryToIdle, editToIdle } from './edit-to-idle.js';
@@ -16,7 +17,20 @@ export interface BenchOptions {
   /** quick: the < 3 minute run; smoke: tiny sizes, for tests that every scenario runs. */
   size: 'full' | 'quick' | 'smoke';
   json?: string;
+  /**
+   * Run only the scenarios whose name contains one of these (case-insensitive; `->` stands
+   * for `→`), e.g. ["unix pipe throughput"]. Empty or absent: all of them.
+   */
+  only?: string[];
+  /** Every forked bench process (pushers, listeners, hubs) writes a CPU profile here. */
+  profile?: string;
   progress: (line: string) => void;
+}
+
+/** The name filter of `--only`. */
+export function nameFilter(only: readonly string[] | undefined): (name: string) => boolean {
+  const fs = (only ?? []).map((f) => f.trim().toLowerCase().replaceAll('->', '→')).filter((f) => f !== '');
+  return (name) => fs.length === 0 || fs.some((f) => name.toLowerCase().includes(f));
 }
 
 const SIZES = {
@@ -37,6 +51,14 @@ export function machine(): string {
 /** Runs every scenario; every figure sits beside a baseline measured in this same run. */
 export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
   const z = SIZES[o.size];
+  const want = nameFilter(o.only);
+  if (o.profile) {
+    await mkdir(o.profile, { recursive: true });
+    process.env['BENCH_PROFILE'] = path.resolve(o.profile);
+  }
+  const throughputName = (label: string, listeners: number): string => `${label} pipe throughput 1→${listeners}`;
+  const latencyName = (label: string, rate: number): string => `${label} push→handler latency at ${rate / 1000}k/s`;
+  const wanted = (label: string): boolean => [1, 4].some((k) => want(throughputName(label, k))) || [1000, 10_000].some((r) => want(latencyName(label, r)));
   const results: BenchResult[] = [];
   const services: Service[] = [];
   const failed = (name: string, unit: string, err: unknown): void => {
@@ -54,17 +76,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
   const spread = (s: ReturnType<typeof summarize>): Pick<BenchResult, 'spread' | 'rounds'> => (s.rounds > 1 ? { spread: [s.min, s.max], rounds: s.rounds } : {});
 
   try {
-    const nats = await startNats();
-    const redis = await startRedis();
+    const nats = wanted('nats core') || wanted('jetstream') ? await startNats() : null;
+    const redis = [1, 4].some((k) => want(`redis+JSON notifier throughput 1→${k}`)) ? await startRedis() : null;
     for (const s of [nats, redis]) if (s) services.push(s);
-    if (!nats) o.progress('nats-server not found: NATS scenarios skipped (apt-get install nats-server)');
-    if (!redis) o.progress('redis-server not found: the Redis+JSON baseline is skipped (apt-get install redis-server)');
+    if (!nats && (wanted('nats core') || wanted('jetstream'))) o.progress('nats-server not found: NATS scenarios skipped (apt-get install nats-server)');
+    if (!redis && [1, 4].some((k) => want(`redis+JSON notifier throughput 1→${k}`))) o.progress('redis-server not found: the Redis+JSON baseline is skipped (apt-get install redis-server)');
     const backends: Backend[] = [unixBackend, ...(nats ? [natsBackend(nats, 'nats'), natsBackend(nats, 'jetstream')] : []), wsBackend];
 
     // Throughput: the pipe beside raw one-write and hand-batched baselines, 1 → 1 and 1 → 4.
     const redisRate = new Map<number, number>();
     for (const listeners of [1, 4]) {
-      if (redis) {
+      if (redis && want(`redis+JSON notifier throughput 1→${listeners}`)) {
         const name = `redis+JSON notifier throughput 1→${listeners}`;
         try {
           const s = await rounds(`${name}, ${z.n}`, () => throughput(redisBackend(redis), 'raw', listeners, z.n));
@@ -76,7 +98,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
       }
       for (const b of backends) {
         const n = b.transport === 'jetstream' ? z.nJs : z.n;
-        const name = `${b.label} pipe throughput 1→${listeners}`;
+        const name = throughputName(b.label, listeners);
+        if (!want(name)) continue;
         try {
           const raw = await rounds(`${b.label} raw, one write per update, 1→${listeners}, ${n}`, () => throughput(b, 'raw', listeners, n));
           const batched = await rounds(`${b.label} raw, hand-batched, 1→${listeners}, ${n}`, () => throughput(b, 'raw-batched', listeners, n));
@@ -101,7 +124,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
     for (const b of backends) {
       for (const [rate, seconds] of [[1000, z.lat1k], [10_000, z.lat10k]] as const) {
         const tag = `${rate / 1000}k/s`;
-        const name = `${b.label} push→handler latency at ${tag}`;
+        const name = latencyName(b.label, rate);
+        if (!want(name)) continue;
         try {
           o.progress(`${name}, ${seconds} s after ${z.warm} s of warm-up`);
           const l = await latency(b, rate, seconds, z.warm);
@@ -125,6 +149,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
     // Memory under a flood, with one consumer stalled.
     for (const b of [unixBackend, wsBackend]) {
       const name = `${b.label} flood ${z.flood} s with a stalled consumer`;
+      if (!want(name)) continue;
       try {
         o.progress(name);
         const f = await flood(b, z.flood);
@@ -145,7 +170,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
     }
 
     // CLI start-up.
-    try {
+    if (want('updatepipe push start-up vs node -e 0')) try {
       o.progress('CLI start-up: updatepipe push vs node -e 0');
       const st = await startup(z.startupRuns);
       results.push({ name: 'updatepipe push start-up vs node -e 0', value: st.push, unit: 'ms', baseline: { name: 'node -e 0', value: st.bare }, ratio: st.push / st.bare, goal: { text: '≤ 1.5×', met: st.push <= 1.5 * st.bare } });
@@ -155,7 +180,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
 
     // Offline edit → IDLE client.
     const e2eName = 'offline mail add → imapflow IDLE exists (median)';
-    try {
+    if (want(e2eName)) try {
       o.progress(`end to end: ${e2eName}, ${z.e2eRuns} runs`);
       const e = await editToIdle(z.e2eRuns);
       if (!e) o.progress('imapflow is not installed (dev dependency): end-to-end scenario skipped');
@@ -166,7 +191,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
 
     // An MDA's delivery → IDLE client, through serve-imap's Maildir watcher.
     const mdaName = 'Maildir delivery (rename into new/) → imapflow IDLE exists';
-    try {
+    if (want(mdaName)) try {
       o.progress(`end to end: ${mdaName}, ${z.deliveries} deliveries`);
       const d = await deliveryToIdle(z.deliveries);
       if (d) {

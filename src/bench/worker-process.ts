@@ -7,6 +7,19 @@ export type Line = Record<string, unknown>;
 const benchLabel = (s: WorkerSpec): string => `bench worker ${s.side} ${s.kind} ${s.transport}`;
 
 /**
+ * Node flags that make a child write a CPU profile into $BENCH_PROFILE when it exits
+ * (`updatepipe bench --profile DIR` sets it), or none.
+ */
+export function profileFlags(name = 'process'): string[] {
+  const dir = process.env['BENCH_PROFILE'];
+  if (!dir) return [];
+  // Numbered in start order and named for what the process does, so a run's files sort and read.
+  const file = `${String(++profiled).padStart(3, '0')}-${name.replace(/[^A-Za-z0-9.-]+/g, '-')}.cpuprofile`;
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', file];
+}
+let profiled = 0;
+
+/**
  * A child process that answers in JSON lines on stdout and takes words on stdin, seen from
  * the process that drives it (the bench here, the chaos run in the tests).
  */
@@ -22,7 +35,7 @@ export class WorkerProcess {
     readonly label = benchLabel(spec as WorkerSpec),
     script = WORKER,
   ) {
-    this.child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_PROFILE']] : []), script, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn(process.execPath, [...profileFlags(label.replace(/^bench worker /, '')), script, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const lines = (carry + d).split('\n');

@@ -85,6 +85,20 @@ async function pushAll(push: (i: number) => Promise<void>, until: (i: number) =>
 }
 
 /**
+ * The other natural use: `BENCH_CHUNK` pushes at a time, each chunk awaited with
+ * Promise.all before the next (BENCH_CHUNK=1000 is how the outside check of issue 13 ran).
+ */
+const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 0);
+async function pushChunks(push: (i: number) => Promise<void>, n: number): Promise<number> {
+  for (let i = 0; i < n; ) {
+    const chunk: Promise<void>[] = [];
+    for (const end = Math.min(n, i + CHUNK); i < end; i++) chunk.push(push(i));
+    await Promise.all(chunk);
+  }
+  return n;
+}
+
+/**
  * A steady rate; each update stamped with its push time in µs. No busy-waiting (a spinning
  * pusher would steal the listener's core): timers wake us and we push whatever is due.
  */
@@ -117,7 +131,8 @@ async function pushSide(): Promise<void> {
   else if (spec.seconds) {
     const end = now() + spec.seconds * 1000;
     pushed = await pushAll((i) => pipe.push(benchUpdate(i)), (i) => i % 1024 !== 0 || now() < end);
-  } else await pushAll((i) => pipe.push(benchUpdate(i)), (i) => i < spec.n);
+  } else if (CHUNK > 0) await pushChunks((i) => pipe.push(benchUpdate(i)), spec.n);
+  else await pushAll((i) => pipe.push(benchUpdate(i)), (i) => i < spec.n);
   await pipe.close().catch(() => {});
   say({ done: now(), pushed });
   process.exit(0);

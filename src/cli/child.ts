@@ -39,9 +39,12 @@ export class CliProcess {
   private waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
   readonly exited: Promise<number | null>;
 
-  /** `prefix` runs it through another command first (e.g. `setpriv …` to drop privileges). */
-  constructor(args: string[], env: NodeJS.ProcessEnv = process.env, prefix: readonly string[] = []) {
-    const [cmd, ...rest] = [...prefix, process.execPath, CLI_PATH, ...args];
+  /**
+   * `prefix` runs it through another command first (e.g. `setpriv …` to drop privileges);
+   * `nodeFlags` go to node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+   */
+  constructor(args: string[], env: NodeJS.ProcessEnv = process.env, prefix: readonly string[] = [], nodeFlags: readonly string[] = []) {
+    const [cmd, ...rest] = [...prefix, process.execPath, ...nodeFlags, CLI_PATH, ...args];
     this.child = spawn(cmd!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {

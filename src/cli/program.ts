@@ -283,7 +283,9 @@ program
   .option('--json <file>', 'also write the figures as JSON (name, value, unit, baseline, ratio, goal) and a chart beside it (FILE.svg)')
   .option('--quick', 'fewer updates and rounds: under 3 minutes', false)
   .option('--smoke', 'tiny sizes: checks every scenario runs, figures mean nothing', false)
-  .action(async (o: { json?: string; quick: boolean; smoke: boolean }) => {
+  .option('--only <filter...>', 'run only scenarios whose name contains one of these (case-insensitive, "->" for "→"), e.g. --only "unix pipe throughput" or --only "ws pipe throughput 1->4"')
+  .option('--profile <dir>', 'every pusher, listener and hub process writes a CPU profile (node --cpu-prof) into DIR')
+  .action(async (o: { json?: string; quick: boolean; smoke: boolean; only?: string[]; profile?: string }) => {
     const { benchCommand } = await import('./commands/bench.js');
     await benchCommand(o);
   });

@@ -63,6 +63,25 @@ export function unpackValue(bytes: Uint8Array): unknown {
   }
 }
 
+/**
+ * `decodeEnvelope` of `buf[start, end)`, read in place: msgpackr keeps one DataView per
+ * source buffer, so frames read out of one socket chunk share it instead of each making a
+ * view and a DataView of its own. The options object is reused (msgpackr only reads it).
+ */
+const span = { start: 0, end: 0 };
+export function decodeEnvelopeAt(buf: Buffer, start: number, end: number): Envelope {
+  span.start = start;
+  span.end = end;
+  let v: unknown;
+  try {
+    v = unpackr.unpack(buf, span);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new PipeError('BAD_FRAME', `undecodable msgpack (${why.slice(0, 120)})`);
+  }
+  return validateEnvelope(v);
+}
+
 /** Decode and validate: throws BAD_FRAME for bytes that are not msgpack, BAD_INPUT for wrong shape. */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   return validateEnvelope(unpackValue(bytes));

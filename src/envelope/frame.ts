@@ -50,4 +50,36 @@ export class FrameDecoder {
       this.pending = Buffer.from(buf.subarray(off));
     }
   }
+
+  /** Like `push`, with frame positions instead of views (see OnFrameAt). */
+  pushAt(chunk: Buffer, onFrame: OnFrameAt): void {
+    let buf = chunk;
+    if (this.pending) {
+      // Only the frame that straddled the reads is joined; the rest is read in place.
+      buf = Buffer.concat([this.pending, chunk]);
+    }
+    this.pending = null;
+    let off = 0;
+    const n = buf.length;
+    while (n - off >= 4) {
+      const len = buf.readUInt32BE(off);
+      if (len === 0) throw new PipeError('BAD_FRAME', 'zero-length frame');
+      if (len > this.maxFrame) throw new PipeError('BAD_FRAME', `frame of ${len} bytes exceeds the ${this.maxFrame}-byte cap`);
+      const end = off + 4 + len;
+      if (end > n) break;
+      onFrame(buf[off + 4]!, buf, off, end);
+      off = end;
+    }
+    if (off < n) this.pending = Buffer.from(buf.subarray(off));
+  }
 }
+
+/**
+ * Where one frame sits in the chunk it came in: `buf[start, end)` is the whole frame,
+ * header included (the body starts at `start + FRAME_HEADER`). Handing out positions
+ * instead of views spares two Buffer objects per frame on the hot path.
+ */
+export type OnFrameAt = (kind: number, buf: Buffer, start: number, end: number) => void;
+
+/** `FrameDecoder.pushAt` also calls this once per chunk, after its last whole frame. */
+export type OnChunkEnd = (buf: Buffer) => void;

@@ -29,12 +29,34 @@ export interface LocalHub {
   close(): Promise<void>;
 }
 
-interface Pending {
-  frame: Buffer;
-  at: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
+/**
+ * The pushes of one event-loop turn: they go out together and share one promise, which
+ * settles once the hub has taken the last of them (or they fail). One promise, one
+ * timestamp and one queue entry per burst instead of per update: pushing thousands at a
+ * time (Promise.all over a chunk, a rolling window) costs nearly nothing per update here.
+ */
+class Batch {
+  readonly frames: Buffer[] = [];
+  /** Frames at the front the hub has already taken (not resent after a reconnect). */
+  taken = 0;
+  readonly at = Date.now();
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: Error) => void;
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
 }
+
+/**
+ * A bound on one batch: the hub acknowledges per read, so a burst of thousands settles
+ * piece by piece and a caller's rolling window keeps moving (one batch per 2048-push
+ * window emptied the whole window before the next push: a round trip of idle per window).
+ */
+const MAX_BATCH = 256;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -49,7 +71,8 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
   protected localHub: LocalHub | null = null;
   protected link: HubLink | null = null;
   protected resume: { epoch: string; last: HubSeq } | null = null;
-  private unacked = new Fifo<Pending>();
+  private unacked = new Fifo<Batch>();
+  private openBatch: Batch | null = null;
   private ackedOnLink = 0;
   private establishing: Promise<void> | null = null;
   private reconnecting = false;
@@ -110,49 +133,59 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
   }
 
   push(u: Update): Promise<void> {
-    return this.send(() => this.envelope(u, Kind.Update).bytes);
+    if (this.closing) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
+    let frame: Buffer;
+    try {
+      frame = this.envelope(u, Kind.Update).bytes;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.send(frame);
   }
 
   /** Relays somebody else's update unchanged (see ForwardingPipe). */
   forward(env: Envelope): Promise<void> {
-    return this.send(() => this.forwardEnvelope(env, Kind.Update).bytes);
-  }
-
-  /** `encode` gives the whole UPDATE frame. */
-  private send(encode: () => Buffer): Promise<void> {
     if (this.closing) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
     let frame: Buffer;
     try {
-      frame = encode();
+      frame = this.forwardEnvelope(env, Kind.Update).bytes;
     } catch (err) {
       return Promise.reject(err);
     }
+    return this.send(frame);
+  }
+
+  /** One whole UPDATE frame. */
+  private send(frame: Buffer): Promise<void> {
     if (this.localHub) {
       this.localHub.publishLocal(frame);
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      this.unacked.push({ frame, at: Date.now(), resolve, reject });
+    let batch = this.openBatch;
+    if (batch === null || batch.frames.length >= MAX_BATCH) {
+      const b = (batch = this.openBatch = new Batch());
+      this.unacked.push(b);
       this.armTimeout();
-      if (this.link) this.link.send(frame);
-      else if (!this.establishing && !this.reconnecting) {
-        this.establish().catch((err: unknown) => this.failPending(err as Error));
-      }
-    });
+      process.nextTick(() => this.endBatch(b));
+    }
+    batch.frames.push(frame);
+    if (this.link) this.link.send(frame);
+    else if (!this.establishing && !this.reconnecting) {
+      this.establish().catch((err: unknown) => this.failPending(err as Error));
+    }
+    return batch.promise;
+  }
+
+  /** The turn is over: later pushes start a new batch. */
+  private endBatch(batch: Batch): void {
+    if (this.openBatch === batch) this.openBatch = null;
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     // C6: everything push() resolved, or may still resolve, goes out before we let go.
-    while (this.unacked.length > 0) {
-      await new Promise<void>((r) => {
-        const last = this.unacked.last()!;
-        const { resolve, reject } = last;
-        last.resolve = () => (resolve(), r());
-        last.reject = (e) => (reject(e), r());
-      });
-    }
+    while (this.unacked.length > 0) await this.unacked.last()!.promise.catch(() => {});
     this.closed = true;
     if (this.timeoutTimer) clearInterval(this.timeoutTimer);
     this.inbox.dispose();
@@ -222,7 +255,7 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
       onClose: (reason) => this.onLinkClosed(link, reason),
       onRejected: (reason) => this.status({ type: 'rejected', detail: reason }),
     });
-    for (const p of this.unacked) link.send(p.frame);
+    for (const b of this.unacked) for (let i = b.taken; i < b.frames.length; i++) link.send(b.frames[i]!);
     this.status({ type: 'connected', detail: this.where() });
   }
 
@@ -231,9 +264,10 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     // Whatever the previous hub had not yet flushed to us is unknowable: resync.
     if (this.resume) this.inbox.resync(resyncAll(), 'reconnect');
     this.resume = null;
-    for (const p of this.unacked.drain()) {
-      hub.publishLocal(p.frame);
-      p.resolve();
+    this.openBatch = null;
+    for (const b of this.unacked.drain()) {
+      for (let i = b.taken; i < b.frames.length; i++) hub.publishLocal(b.frames[i]!);
+      b.resolve();
     }
     this.status({ type: 'owner', detail: `now relaying for ${this.where()}` });
   }
@@ -252,10 +286,24 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
   }
 
   private onAck(taken: number): void {
-    const n = taken - this.ackedOnLink;
+    let n = taken - this.ackedOnLink;
     if (n <= 0) return;
     this.ackedOnLink = taken;
-    for (let i = 0; i < n; i++) this.unacked.shift()?.resolve();
+    while (n > 0) {
+      const b = this.unacked.peek();
+      if (!b) return;
+      const left = b.frames.length - b.taken;
+      if (n < left) {
+        b.taken += n;
+        return;
+      }
+      n -= left;
+      b.taken = b.frames.length;
+      this.unacked.shift();
+      // Pushes later in this turn (if any) start a batch of their own.
+      this.endBatch(b);
+      b.resolve();
+    }
   }
 
   private onLinkClosed(link: HubLink, reason: string | null): void {
@@ -313,6 +361,7 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
   protected abstract unreachable(): PipeError;
 
   private failPending(err: Error): void {
-    for (const p of this.unacked.drain()) p.reject(err);
+    this.openBatch = null;
+    for (const b of this.unacked.drain()) b.reject(err);
   }
 }

@@ -1,4 +1,5 @@
-import { decodeEnvelope } from '../envelope/codec.js';
+import { decodeEnvelope, decodeEnvelopeAt } from '../envelope/codec.js';
+import { FRAME_HEADER } from '../envelope/frame.js';
 import { PipeError } from '../errors.js';
 import type { HubLink, LinkEvents } from './hub-client-pipe.js';
 import { decodeAck, decodeNotice, decodeWelcome, Kind, type HubSeq, type Welcome } from './hub-protocol.js';
@@ -51,6 +52,21 @@ export abstract class HubLinkBase implements HubLink {
   protected closed(): void {
     if (this.events) this.events.onClose(this.closeReason);
     else this.closedEarly = true;
+  }
+
+  /**
+   * `onFrame` for the frame at `buf[start, end)` (header included) of a stream: an UPDATE
+   * is decoded in place, without a view of its own (see FrameDecoder.pushAt).
+   */
+  protected onFrameAt(kind: number, buf: Buffer, start: number, end: number): void {
+    if (kind !== Kind.Update || this.events === null) return this.onFrame(kind, buf.subarray(start + FRAME_HEADER, end));
+    const hub = this.nextHub++;
+    try {
+      this.events.onUpdate(decodeEnvelopeAt(buf, start + FRAME_HEADER, end), hub);
+    } catch (err) {
+      // As in onFrame: a bug or version skew upstream; the gap detector covers the loss.
+      this.events.onRejected(`bad update from ${this.peer}: ${(err as Error).message}`);
+    }
   }
 
   /** A frame after WELCOME. Throws BAD_FRAME for a kind a hub never sends. */

@@ -4,7 +4,10 @@
  * recoverable by a resync.
  */
 export class ReplayRing {
-  private readonly frames: (Buffer | undefined)[];
+  /** Frame i is blocks[i][starts[i], ends[i]): a run of frames shares one block, no view each. */
+  private readonly blocks: (Buffer | undefined)[];
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
   private start = 1; // hub position of the oldest frame kept
   private end = 1; // hub position the next frame will get
   private bytes = 0;
@@ -13,7 +16,9 @@ export class ReplayRing {
     private readonly maxFrames = 65_536,
     private readonly maxBytes = 16 * 1024 * 1024,
   ) {
-    this.frames = new Array(maxFrames);
+    this.blocks = new Array(maxFrames);
+    this.starts = new Int32Array(maxFrames);
+    this.ends = new Int32Array(maxFrames);
   }
 
   /** Hub position of the next frame to be added. */
@@ -28,10 +33,20 @@ export class ReplayRing {
 
   /** Stores a copy (the source chunk may be large) and returns the frame's hub position. */
   add(frame: Buffer): number {
-    const copy = Buffer.from(frame);
+    return this.keep(Buffer.from(frame), 0, frame.length);
+  }
+
+  /**
+   * Stores the frame at `block[start, end)` without copying: for a block the caller copied
+   * for this (a run of frames from one read), which nothing else writes to.
+   */
+  keep(block: Buffer, start: number, end: number): number {
     if (this.end - this.start === this.maxFrames) this.dropOldest();
-    this.frames[this.end % this.maxFrames] = copy;
-    this.bytes += copy.length;
+    const i = this.end % this.maxFrames;
+    this.blocks[i] = block;
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.bytes += end - start;
     while (this.bytes > this.maxBytes && this.start < this.end) this.dropOldest();
     return this.end++;
   }
@@ -40,14 +55,17 @@ export class ReplayRing {
   since(from: number): Buffer[] | null {
     if (from < this.start || from > this.end) return null;
     const out: Buffer[] = [];
-    for (let i = from; i < this.end; i++) out.push(this.frames[i % this.maxFrames]!);
+    for (let k = from; k < this.end; k++) {
+      const i = k % this.maxFrames;
+      out.push(this.blocks[i]!.subarray(this.starts[i], this.ends[i]));
+    }
     return out;
   }
 
   private dropOldest(): void {
     const i = this.start % this.maxFrames;
-    this.bytes -= this.frames[i]?.length ?? 0;
-    this.frames[i] = undefined;
+    this.bytes -= this.ends[i]! - this.starts[i]!;
+    this.blocks[i] = undefined;
     this.start++;
   }
 }

@@ -69,8 +69,11 @@ const ALLOWED_KEYS: Record<UpdateType, ReadonlySet<string>> = {
 const FLAG = /^\\?[!#$&'+,\-./0-9:;<=>?@A-Z[^_`a-z|}~]+$/;
 
 /** A well-formed flag as accepted in updates (system flag or keyword atom). */
+/** The flags nearly every update carries, known good without the regex (a hot path: every push and every receipt). */
+const COMMON_FLAGS: ReadonlySet<string> = new Set(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent']);
+
 export function isFlag(v: unknown): v is Flag {
-  return typeof v === 'string' && v.length <= MAX_FLAG_LENGTH && FLAG.test(v);
+  return typeof v === 'string' && (COMMON_FLAGS.has(v) || (v.length <= MAX_FLAG_LENGTH && FLAG.test(v)));
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -148,7 +151,8 @@ export function validateUpdate(input: unknown): Update {
     throw new ValidationError('type', `must be one of ${Object.keys(ALLOWED_KEYS).join(', ')}`);
   }
   const allowed = ALLOWED_KEYS[type as UpdateType];
-  for (const key of Object.keys(input)) {
+  // for…in, not Object.keys: no array per update (decoded maps have no inherited keys).
+  for (const key in input) {
     if (!allowed.has(key)) throw new ValidationError(key, `unknown field for a "${type}" update`);
   }
   switch (type as UpdateType) {
