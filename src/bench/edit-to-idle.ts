@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,23 +63,53 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((res) => setTimeout(res, 1));
 }
 
+/** What `editToIdle` measured, all in ms. */
+export interface EditToIdle extends Samples {
+  /** `node -e 0` spawned the same way, run by run beside the edits: the floor of any CLI. */
+  bare: Samples;
+  /** From the `mail add` process's exit to the client's `exists`: the server's share. */
+  afterExit: Samples;
+}
+
+/** Spawns `node ARGS` with piped stdio (as `runCli` does) and resolves with ms to its exit. */
+function timeNode(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('close', () => resolve(performance.now() - t0));
+    child.stdin.end();
+  });
+}
+
 /**
  * Offline `updatepipe mail add` → imapflow's IDLE `exists` event through `serve-imap`
- * on the Unix pipe: ms per edit, or null when imapflow (a dev dependency) is absent.
+ * on the Unix pipe: ms per edit, beside `node -e 0` run by run (this machine's speed
+ * drifts within seconds, so only figures from the same moments compare), or null when
+ * imapflow (a dev dependency) is absent.
  */
-export async function editToIdle(runs: number): Promise<Samples | null> {
+export async function editToIdle(runs: number): Promise<EditToIdle | null> {
   return withIdleClient(async ({ maildir, pipe, exists }) => {
     const samples: number[] = [];
+    const bare: number[] = [];
+    const afterExit: number[] = [];
     for (let i = 0; i < runs; i++) {
       const before = exists();
       const t0 = performance.now();
       const r = await runCli(['mail', 'add', '--user', 'alice', '-', '--maildir', maildir, '--pipe', pipe, '--require-listener'], { input: message(i) });
+      const exited = performance.now();
       if (r.code !== 0) throw new Error(`mail add failed: ${r.stderr}`);
       await until(() => exists() !== before);
-      samples.push(performance.now() - t0);
+      const now = performance.now();
+      samples.push(now - t0);
+      afterExit.push(now - exited);
       await new Promise((res) => setTimeout(res, 50));
+      bare.push(await timeNode(['-e', '0']));
+      await new Promise((res) => setTimeout(res, 20));
     }
-    return samplesOf(samples);
+    return { ...samplesOf(samples), bare: samplesOf(bare), afterExit: samplesOf(afterExit) };
   });
 }
 
