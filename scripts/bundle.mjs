@@ -17,7 +17,8 @@
  */
 import { build } from 'esbuild-wasm';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,24 @@ const packagesOutside = {
   },
 };
 
+/**
+ * In the CommonJS bundles, `import()` of the backends left outside becomes a call of
+ * `__importExternal`, which src/cli/code-cache.ts passes in: a script run from a code
+ * cache has no loader for its own `import()`.
+ */
+const EXTERNAL_IMPORT = /\bimport\((?='\.\.\/\.\.\/pipes\/(?:nats|ws)\/)/g;
+const externalImports = {
+  name: 'external-imports',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]pipe[\\/]open-pipe\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const n = text.match(EXTERNAL_IMPORT)?.length ?? 0;
+      if (n !== 2) throw new Error(`open-pipe.js: expected the NATS and WebSocket imports, found ${n}`);
+      return { contents: text.replace(EXTERNAL_IMPORT, '__importExternal('), loader: 'js' };
+    });
+  },
+};
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const options = (name, format) => ({
   absWorkingDir: root,
@@ -39,7 +58,7 @@ const options = (name, format) => ({
   platform: 'node',
   format,
   target: 'node20',
-  plugins: [packagesOutside],
+  plugins: format === 'esm' ? [packagesOutside] : [packagesOutside, externalImports],
   external: ['../../pipes/nats/*', '../../pipes/ws/*'],
   metafile: true,
   minifyWhitespace: true,
@@ -57,7 +76,6 @@ const TRAIN = `
 import { loadBundle, writeCodeCache } from './dist/src/cli/code-cache.js';
 const [bundle, entry, ...argv] = process.argv.slice(1);
 const loaded = loadBundle(bundle);
-if (!loaded) { console.error('this Node cannot load CommonJS bundles with a code cache'); process.exit(0); }
 await loaded.exports[entry](argv).catch(() => {}); // no listener: the edit is saved, the push fails
 writeCodeCache(bundle, loaded.source, loaded.script.createCachedData());
 `;
@@ -69,6 +87,8 @@ for (const name of ['push', 'mail']) {
     const pulled = Object.values(out.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
     if (pulled.some((p) => p.startsWith('prom-client'))) throw new Error(`${name} bundle imports prom-client`);
   }
+  const cjs = readFileSync(path.join(root, `dist/src/cli/${name}-bundle.cjs`), 'utf8');
+  if (/\bimport\(/.test(cjs)) throw new Error(`${name}-bundle.cjs has an import() that a cached script cannot run`);
   const bundle = path.join(root, `dist/src/cli/${name}-bundle.cjs`);
   rmSync(`${bundle}.cache`, { force: true });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'up-train-'));

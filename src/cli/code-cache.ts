@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 
 /**
@@ -20,11 +21,14 @@ import vm from 'node:vm';
 const MAGIC = 'updatepipe-code-cache/1 ';
 const HEADER_BYTES = MAGIC.length + 64 + 1;
 
-/** Node 20.12+ lets a script's import() use the main loader (the NATS and WebSocket backends load that way). */
-const MAIN_LOADER = (vm.constants as Partial<typeof vm.constants> | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-
-/** CommonJS's function wrapper, spelled here: the cache is for this exact text. */
-const wrap = (source: string): string => `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
+/**
+ * CommonJS's function wrapper, spelled here: the cache is for this exact text. A script's
+ * own `import()` finds no loader once its code comes from a cache
+ * (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING on Node 20), so the bundle calls
+ * `__importExternal` instead (scripts/bundle.mjs): the NATS and WebSocket backends, still
+ * loaded only when a pipe URL asks for them.
+ */
+const wrap = (source: string): string => `(function (exports, require, module, __filename, __dirname, __importExternal) { ${source}\n})`;
 
 export const cacheFileOf = (bundle: string): string => `${bundle}.cache`;
 
@@ -57,9 +61,8 @@ export interface LoadedBundle {
   source: string;
 }
 
-/** The bundle's exports, or undefined when this Node cannot load it this way or it is not there. */
+/** The bundle's exports, or undefined when it is not there (a plain `tsc` build). */
 export function loadBundle(bundle: string): LoadedBundle | undefined {
-  if (MAIN_LOADER === undefined) return undefined;
   let source: string;
   try {
     source = readFileSync(bundle, 'utf8');
@@ -68,9 +71,10 @@ export function loadBundle(bundle: string): LoadedBundle | undefined {
     throw err;
   }
   const cachedData = readCodeCache(bundle, source);
-  const script = new vm.Script(wrap(source), { filename: bundle, importModuleDynamically: MAIN_LOADER, ...(cachedData ? { cachedData } : {}) });
+  const script = new vm.Script(wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) });
   const module = { exports: {} as unknown };
   const fn = script.runInThisContext() as (...args: unknown[]) => void;
-  fn.call(module.exports, module.exports, createRequire(bundle), module, bundle, path.dirname(bundle));
+  const importExternal = (specifier: string): Promise<unknown> => import(new URL(specifier, pathToFileURL(bundle)).href);
+  fn.call(module.exports, module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), importExternal);
   return { exports: module.exports, cached: cachedData !== undefined && !script.cachedDataRejected, script, source };
 }

@@ -37,8 +37,7 @@ process.stderr.write('cached=' + l.cached + '\\n');
   return { cached: /cached=true/.test(r.stderr), stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
-test('the build made a cache that belongs to the bundle, and V8 takes it', async (t) => {
-  if (loadBundle(built) === undefined) return t.skip('this Node cannot run scripts with the main loader (Node < 20.12)');
+test('the build made a cache that belongs to the bundle, and V8 takes it', async () => {
   const source = await readFile(built, 'utf8');
   assert.ok(readCodeCache(built, source), 'the header vouches for the cache');
   await copyFile(cacheFileOf(built), cacheFileOf(bundle));
@@ -48,8 +47,7 @@ test('the build made a cache that belongs to the bundle, and V8 takes it', async
   assert.equal(r.stdout, '1\n');
 });
 
-test('a missing, stale or damaged cache is refused and the bundle still works', async (t) => {
-  if (loadBundle(built) === undefined) return t.skip('this Node cannot run scripts with the main loader (Node < 20.12)');
+test('a missing, stale or damaged cache is refused and the bundle still works', async () => {
   const source = await readFile(built, 'utf8');
   const good = await readFile(cacheFileOf(built));
   const header = good.indexOf(0x0a) + 1;
@@ -81,4 +79,18 @@ test('a missing, stale or damaged cache is refused and the bundle still works', 
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.cached, false, 'stale');
   assert.match(r.stdout, /^\d+\n$/);
+});
+
+test('a bundle run from its cache still loads the backends left outside it (a cached script has no import() of its own)', () => {
+  const push = fileURLToPath(new URL('../../src/cli/push-bundle.cjs', import.meta.url));
+  const script = `
+import { loadBundle } from ${JSON.stringify(loader)};
+const l = loadBundle(${JSON.stringify(push)});
+process.stderr.write('cached=' + l.cached + '\\n');
+await l.exports.fastPush(['push', '--pipe', 'ws://127.0.0.1:9/x', '{"type":"resync","user":"alice"}']).catch((e) => process.stderr.write('code=' + e.code + ' ' + e.message + '\\n'));
+`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.match(r.stderr, /cached=true/, r.stderr);
+  // The WebSocket backend was imported and tried to connect: nobody is on port 9.
+  assert.match(r.stderr, /code=UNREACHABLE cannot reach ws:\/\/127\.0\.0\.1:9\/x/, r.stderr);
 });
