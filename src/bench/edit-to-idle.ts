@@ -27,7 +27,7 @@ function samplesOf(xs: number[]): Samples {
 }
 
 /** `serve-imap` on the Unix pipe and an imapflow client IDLE on INBOX; null without imapflow. */
-async function withIdleClient<T>(run: (ctx: { maildir: string; pipe: string; exists: () => number }) => Promise<T>): Promise<T | null> {
+async function withIdleClient<T>(run: (ctx: { maildir: string; pipe: string; exists: () => number; existsAt: () => number }) => Promise<T>): Promise<T | null> {
   let ImapFlow: new (o: object) => IdleClient;
   try {
     ({ ImapFlow } = (await import('imapflow' as string)) as { ImapFlow: new (o: object) => IdleClient });
@@ -44,12 +44,16 @@ async function withIdleClient<T>(run: (ctx: { maildir: string; pipe: string; exi
     const port = Number(/IMAP on 127\.0\.0\.1:(\d+)/.exec(server.stderr)![1]);
     const flow = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, logger: false, auth: { user: 'alice', pass: 'secret' }, autoIdleDelay: 30 });
     let seen = 0;
-    flow.on('exists', () => void seen++);
+    let seenAt = 0;
+    flow.on('exists', () => {
+      seen++;
+      seenAt = performance.now();
+    });
     await flow.connect();
     await flow.mailboxOpen('INBOX');
     await new Promise((r) => setTimeout(r, 200)); // IDLE is on
     try {
-      return await run({ maildir, pipe, exists: () => seen });
+      return await run({ maildir, pipe, exists: () => seen, existsAt: () => seenAt });
     } finally {
       await flow.logout().catch(() => {});
     }
@@ -67,7 +71,7 @@ async function until(cond: () => boolean): Promise<void> {
 export interface EditToIdle extends Samples {
   /** `node -e 0` spawned the same way, run by run beside the edits: the floor of any CLI. */
   bare: Samples;
-  /** From the `mail add` process's exit to the client's `exists`: the server's share. */
+  /** From the `mail add` process's exit to the client's `exists` (negative: it came first, while the CLI closed). */
   afterExit: Samples;
 }
 
@@ -91,7 +95,7 @@ function timeNode(args: string[]): Promise<number> {
  * imapflow (a dev dependency) is absent.
  */
 export async function editToIdle(runs: number): Promise<EditToIdle | null> {
-  return withIdleClient(async ({ maildir, pipe, exists }) => {
+  return withIdleClient(async ({ maildir, pipe, exists, existsAt }) => {
     const samples: number[] = [];
     const bare: number[] = [];
     const afterExit: number[] = [];
@@ -102,9 +106,10 @@ export async function editToIdle(runs: number): Promise<EditToIdle | null> {
       const exited = performance.now();
       if (r.code !== 0) throw new Error(`mail add failed: ${r.stderr}`);
       await until(() => exists() !== before);
-      const now = performance.now();
-      samples.push(now - t0);
-      afterExit.push(now - exited);
+      // The event's own time: it usually comes before the CLI has closed its socket and exited.
+      const at = existsAt();
+      samples.push(at - t0);
+      afterExit.push(at - exited);
       await new Promise((res) => setTimeout(res, 50));
       bare.push(await timeNode(['-e', '0']));
       await new Promise((res) => setTimeout(res, 20));
