@@ -71,8 +71,8 @@ async function until(cond: () => boolean): Promise<void> {
 export interface EditToIdle extends Samples {
   /** `node -e 0` spawned the same way, run by run beside the edits: the floor of any CLI. */
   bare: Samples;
-  /** From the `mail add` process's exit to the client's `exists` (negative: it came first, while the CLI closed). */
-  afterExit: Samples;
+  /** The `mail add` process from spawn to exit: the EXISTS usually comes first, while the CLI closes its socket. */
+  cli: Samples;
 }
 
 /** Spawns `node ARGS` with piped stdio (as `runCli` does) and resolves with ms to its exit. */
@@ -98,7 +98,7 @@ export async function editToIdle(runs: number): Promise<EditToIdle | null> {
   return withIdleClient(async ({ maildir, pipe, exists, existsAt }) => {
     const samples: number[] = [];
     const bare: number[] = [];
-    const afterExit: number[] = [];
+    const cli: number[] = [];
     for (let i = 0; i < runs; i++) {
       const before = exists();
       const t0 = performance.now();
@@ -109,12 +109,12 @@ export async function editToIdle(runs: number): Promise<EditToIdle | null> {
       // The event's own time: it usually comes before the CLI has closed its socket and exited.
       const at = existsAt();
       samples.push(at - t0);
-      afterExit.push(at - exited);
+      cli.push(exited - t0);
       await new Promise((res) => setTimeout(res, 50));
       bare.push(await timeNode(['-e', '0']));
       await new Promise((res) => setTimeout(res, 20));
     }
-    return { ...samplesOf(samples), bare: samplesOf(bare), afterExit: samplesOf(afterExit) };
+    return { ...samplesOf(samples), bare: samplesOf(bare), cli: samplesOf(cli) };
   });
 }
 
