@@ -184,7 +184,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
       o.progress(`end to end: ${e2eName}, ${z.e2eRuns} runs`);
       const e = await editToIdle(z.e2eRuns);
       if (!e) o.progress('imapflow is not installed (dev dependency): end-to-end scenario skipped');
-      else results.push({ name: e2eName, value: e.median, unit: 'ms', ...(z.e2eRuns > 1 ? { spread: [e.min, e.max] as [number, number], rounds: z.e2eRuns } : {}), baseline: { name: "Dovecot doveadm → IDLE (SPEC §8)", value: DOVECOT_MS }, ratio: e.median / DOVECOT_MS, goal: { text: '≤ 0.2× (5× faster)', met: e.median * 5 <= DOVECOT_MS } });
+      else {
+        const spread = z.e2eRuns > 1 ? { spread: [e.min, e.max] as [number, number], rounds: z.e2eRuns } : {};
+        results.push({ name: e2eName, value: e.median, unit: 'ms', ...spread, baseline: { name: "Dovecot doveadm → IDLE (SPEC §8)", value: DOVECOT_MS }, ratio: e.median / DOVECOT_MS, goal: { text: '≤ 0.2× (5× faster)', met: e.median * 5 <= DOVECOT_MS } });
+        // Node's own start is the floor of any CLI; what the edit adds above it is ours.
+        results.push({ name: `${e2eName} vs node -e 0`, value: e.median, unit: 'ms', ...spread, baseline: { name: 'node -e 0, same runs', value: e.bare.median }, ratio: e.median / e.bare.median, goal: { text: '≤ node -e 0 + 25 ms', met: e.median <= e.bare.median + 25 } });
+        results.push({ name: 'offline mail add: the CLI from spawn to exit (median)', value: e.cli.median, unit: 'ms', spread: [e.cli.min, e.cli.max], rounds: z.e2eRuns });
+      }
     } catch (err) {
       failed(e2eName, 'ms', err);
     }

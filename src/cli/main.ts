@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { exitCodeOf, PipeError } from '../errors.js';
 
 // Node 22+ caches compiled code between runs: a large part of a short command's start-up.
-(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+// Node 20 cannot; the bundles carry a code cache of their own for it (see fastEntry).
+const enableCompileCache = (module as { enableCompileCache?: () => unknown }).enableCompileCache;
+enableCompileCache?.();
 
 function fail(err: unknown): never {
   const code = exitCodeOf(err);
@@ -19,11 +22,18 @@ type MailEntry = typeof import('./mail-entry.js');
  * `push` and `mail` are what admin tools run many times over, so their start-up counts:
  * each runs from a one-file bundle of its own code (built by scripts/bundle.mjs), which
  * loads much faster than thirty small ES modules and commander. Without the bundles (a
- * plain `tsc` build) the modules do.
+ * plain `tsc` build) the modules do. On Node 20 the bundle is CommonJS run with the code
+ * cache the build made (see code-cache.ts); the ES module bundle is for Node 22+, whose
+ * own compile cache covers it, and for a Node 20 that cannot load the other.
  */
-async function fastEntry<T>(bundle: string, modules: () => Promise<T>): Promise<T> {
+async function fastEntry<T>(name: 'push' | 'mail', modules: () => Promise<T>): Promise<T> {
+  if (!enableCompileCache) {
+    const { loadBundle } = await import('./code-cache.js');
+    const loaded = loadBundle(fileURLToPath(new URL(`./${name}-bundle.cjs`, import.meta.url)));
+    if (loaded) return loaded.exports as T;
+  }
   try {
-    return (await import(bundle)) as T;
+    return (await import(`./${name}-bundle.js`)) as T;
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
     return modules();
@@ -31,8 +41,8 @@ async function fastEntry<T>(bundle: string, modules: () => Promise<T>): Promise<
 }
 
 async function fastPath(argv: string[]): Promise<boolean> {
-  if (argv[0] === 'push') return (await fastEntry<PushEntry>('./push-bundle.js', () => import('./push-entry.js'))).fastPush(argv);
-  if (argv[0] === 'mail') return (await fastEntry<MailEntry>('./mail-bundle.js', () => import('./mail-entry.js'))).fastMail(argv);
+  if (argv[0] === 'push') return (await fastEntry<PushEntry>('push', () => import('./push-entry.js'))).fastPush(argv);
+  if (argv[0] === 'mail') return (await fastEntry<MailEntry>('mail', () => import('./mail-entry.js'))).fastMail(argv);
   return false;
 }
 

@@ -1,12 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { PipeError } from '../errors.js';
 
 /** A token file's first token becomes $UPDATEPIPE_TOKEN for this process (never argv). */
 export async function useTokenFile(file: string | undefined): Promise<void> {
   if (!file) return;
-  const { readFile } = await import('node:fs/promises');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Static and synchronous: a few bytes, and the CommonJS bundle run from a code cache has no import().
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new PipeError('USAGE', `cannot read token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

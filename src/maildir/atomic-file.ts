@@ -24,14 +24,17 @@ export function tempNameFor(file: string): string {
 /**
  * Replaces `file` so that readers (and a crash at any point) see either the old or the
  * new content, never a torn mix: write a sibling temp file, fsync it, rename it over.
+ *
+ * `renameAfter`: the rename waits for it (the temp file is written and fsynced meanwhile),
+ * for a change that must be durable before this file may name it.
  */
-export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Buffer, renameAfter?: Promise<void>): Promise<void> {
   const temp = tempNameFor(file);
   try {
     const fd = openSync(temp, 'wx', 0o600);
     try {
       writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      await fsyncFd(fd);
+      await Promise.all([fsyncFd(fd), renameAfter]);
     } finally {
       closeSync(fd);
     }

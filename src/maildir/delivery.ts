@@ -13,6 +13,8 @@ export type MessageContent = Buffer | NodeJS.ReadableStream;
 export interface DeliveredFile {
   basename: string;
   path: string;
+  /** Settles (never rejects) once the file's new name is on disk: the fsync of its directory. */
+  durable: Promise<void>;
 }
 
 async function writeContent(file: string, content: MessageContent): Promise<void> {
@@ -56,7 +58,9 @@ export async function stageMessage(paths: MailboxPaths, content: MessageContent,
 /**
  * The second half: the final name in new/ (no flags) or cur/ (with ":2,<letters>").
  * The store calls it holding the mailbox lock and numbers the message before letting go,
- * so no scan ever finds it without a UID (it would announce it a second time).
+ * so no scan ever finds it without a UID (it would announce it a second time). The
+ * directory's fsync is left running (`durable`): the caller has the UID list to write
+ * meanwhile, and only the list's rename must wait for it.
  */
 export async function placeMessage(paths: MailboxPaths, staged: StagedMessage, letters: string): Promise<DeliveredFile> {
   const final = letters === '' ? path.join(paths.new, staged.basename) : path.join(paths.cur, formatMaildirFilename(staged.basename, letters));
@@ -73,8 +77,7 @@ export async function placeMessage(paths: MailboxPaths, staged: StagedMessage, l
     await unlink(staged.temp).catch(() => undefined);
     throw e;
   }
-  await fsyncDir(path.dirname(final));
-  return { basename: staged.basename, path: final };
+  return { basename: staged.basename, path: final, durable: fsyncDir(path.dirname(final)) };
 }
 
 export async function discardStaged(staged: StagedMessage): Promise<void> {

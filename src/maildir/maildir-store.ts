@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
-import { lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PipeError, ValidationError } from '../errors.js';
 import { isUid, type Uid, type UidSet } from '../update/uid-set.js';
@@ -152,7 +152,8 @@ export class MaildirStore {
   /** Creates the user's Maildir (its INBOX) if missing. Idempotent. */
   async ensureUser(user: UserName): Promise<void> {
     const dir = this.userDirOf(user);
-    for (const sub of ['cur', 'new', 'tmp']) await mkdir(path.join(dir, sub), { recursive: true, mode: PRIVATE_DIR_MODE });
+    // Synchronous, like the store's other metadata calls (see atomic-file.ts): on every `mail add`.
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(path.join(dir, sub), { recursive: true, mode: PRIVATE_DIR_MODE });
   }
 
   /** "INBOX" first, then every other mailbox in code-point order. */
@@ -263,9 +264,14 @@ export class MaildirStore {
       try {
         const modseq = nextModseq(list);
         const uid = assignUid(list, placed.basename, letters, modseq);
-        await writeUidList(paths.uidList, list);
+        // The list names the file only once the file's name is durable: a crash between
+        // the two then leaves a file without a UID, which the next scan numbers and
+        // announces, never a UID whose file is gone (an expunge of a message nobody saw).
+        // Writing and fsyncing the list's temp file overlaps the directory's fsync.
+        await writeUidList(paths.uidList, list, placed.durable);
         return { uid, uidValidity: list.uidValidity, modseq };
       } catch (e) {
+        await placed.durable;
         await unlink(placed.path).catch(() => undefined);
         throw e;
       }

@@ -175,8 +175,9 @@ export async function readUidList(file: string): Promise<UidListRead> {
   return 'corrupt' in parsed ? { kind: 'corrupt', reason: parsed.corrupt } : { kind: 'ok', list: parsed };
 }
 
-export async function writeUidList(file: string, list: UidList): Promise<void> {
-  await writeFileAtomic(file, formatUidList(list));
+/** `renameAfter`: see writeFileAtomic. */
+export async function writeUidList(file: string, list: UidList, renameAfter?: Promise<void>): Promise<void> {
+  await writeFileAtomic(file, formatUidList(list), renameAfter);
 }
 
 export function emptyUidList(uidValidity: number): UidList {
