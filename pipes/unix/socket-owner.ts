@@ -4,6 +4,7 @@ import { decodeEnvelopeAt } from '../../src/envelope/codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { FRAME_HEADER, FrameDecoder, type OnFrameAt } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
+import { FlowControl } from '../../src/hub/flow-control.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { BatchWriter } from './batch-writer.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, type Hello } from '../../src/hub/hub-protocol.js';
@@ -42,10 +43,6 @@ class Peer {
   runStart = 0;
   runEnd = 0;
   readonly runEnds: number[] = [];
-  /** While this listener is over the high-water mark: its queue when last seen shrinking, and when. */
-  lastPending = 0;
-  progressAt = 0;
-  congestedAt = 0;
   constructor(
     readonly socket: net.Socket,
     maxFrame: number,
@@ -75,9 +72,7 @@ export class SocketOwner {
   private readonly listeners = new Set<Peer>();
   private watchdog: NodeJS.Timeout | null = null;
   private closing = false;
-  /** Listeners over the high-water mark; while there are any, no connection is read. */
-  private readonly congested = new Set<Peer>();
-  private flowTimer: NodeJS.Timeout | null = null;
+  private readonly flow: FlowControl<Peer>;
   /** The peer whose read is being handled, with frames not yet relayed. */
   private openRun: Peer | null = null;
 
@@ -86,7 +81,17 @@ export class SocketOwner {
     private readonly opts: OwnerOptions,
     private server: net.Server | null = null,
     private ino = 0,
-  ) {}
+  ) {
+    this.flow = new FlowControl<Peer>({
+      highWater: opts.maxPeerBuffer / 4,
+      stallMs: opts.stallMs ?? 1_000,
+      pending: (l) => l.out.pending,
+      gone: (l) => l.socket.destroyed || !this.listeners.has(l),
+      cut: (l, why) => this.cutOff(l, why),
+      pauseAll: () => this.peers.forEach((p) => p.socket.pause()),
+      resumeAll: () => this.peers.forEach((p) => !p.socket.destroyed && p.socket.resume()),
+    });
+  }
 
   /** Binds `file` if nobody live holds it; null if somebody does. */
   static async bind(file: string, opts: OwnerOptions): Promise<SocketOwner | null> {
@@ -102,10 +107,6 @@ export class SocketOwner {
 
   get peerCount(): number {
     return this.peers.size;
-  }
-
-  private get highWater(): number {
-    return this.opts.maxPeerBuffer / 4;
   }
 
   /** An update pushed by the owner's own process. */
@@ -143,7 +144,7 @@ export class SocketOwner {
         setImmediate(sendAck, peer);
       }
     });
-    if (this.flowTimer) socket.pause(); // joins the others in waiting
+    if (this.flow.holding) socket.pause(); // joins the others in waiting
     socket.on('error', () => {});
     socket.on('end', () => {
       if (peer.decoder.buffered > 0) this.opts.onRejected(`connection ended inside a frame (${peer.decoder.buffered} bytes of a truncated frame)`);
@@ -152,7 +153,7 @@ export class SocketOwner {
       clearTimeout(helloTimer);
       this.peers.delete(peer);
       this.listeners.delete(peer);
-      this.congested.delete(peer);
+      this.flow.forget(peer);
     });
   }
 
@@ -220,56 +221,15 @@ export class SocketOwner {
       l.out.write(frames);
       const pending = l.out.pending;
       if (pending > this.opts.maxPeerBuffer) this.cutOff(l, `fell ${pending} bytes behind`);
-      else if (pending > this.highWater) this.congest(l);
+      else this.flow.queued(l);
     }
   }
 
   private cutOff(l: Peer, why: string): void {
     this.opts.onRejected(`listener ${l.hello?.origin} ${why}; cut off`);
     this.listeners.delete(l);
-    this.congested.delete(l);
+    this.flow.forget(l);
     l.socket.destroy();
-  }
-
-  /**
-   * Flow control: a listener fell behind, so stop reading from everyone. Pushers stop
-   * when their unacknowledged window is full, or the kernel's socket buffer is: the
-   * slowest listener sets the pace instead of being cut off. (The owner's own process
-   * is not held; the hard limit at maxPeerBuffer still covers it.)
-   */
-  private congest(l: Peer): void {
-    if (this.congested.has(l)) return;
-    l.lastPending = l.out.pending;
-    l.progressAt = l.congestedAt = Date.now();
-    this.congested.add(l);
-    if (this.flowTimer) return;
-    for (const p of this.peers) p.socket.pause();
-    this.flowTimer = setInterval(() => this.checkFlow(), 10);
-    this.flowTimer.unref();
-  }
-
-  /** Resumes reading once every congested listener is down to the low-water mark; cuts off one that stopped reading. */
-  private checkFlow(): void {
-    const now = Date.now();
-    const stallMs = this.opts.stallMs ?? 1_000;
-    for (const l of this.congested) {
-      const pending = l.out.pending;
-      if (l.socket.destroyed || !this.listeners.has(l) || pending <= this.highWater / 2) {
-        this.congested.delete(l);
-      } else if (now - l.congestedAt > 3 * stallMs) {
-        // Alive but far slower than the pushers: holding them longer would time their pushes out.
-        this.cutOff(l, `stayed ${pending} bytes behind for ${now - l.congestedAt} ms`);
-      } else if (pending < l.lastPending) {
-        l.lastPending = pending;
-        l.progressAt = now;
-      } else if (now - l.progressAt > stallMs) {
-        this.cutOff(l, `took nothing for ${now - l.progressAt} ms with ${pending} bytes queued`);
-      }
-    }
-    if (this.congested.size > 0) return;
-    clearInterval(this.flowTimer!);
-    this.flowTimer = null;
-    for (const p of this.peers) if (!p.socket.destroyed) p.socket.resume();
   }
 
   private reject(peer: Peer, reason: string): void {
@@ -296,10 +256,7 @@ export class SocketOwner {
     if (this.closing) return;
     this.closing = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    if (this.flowTimer) clearInterval(this.flowTimer);
-    this.flowTimer = null;
-    this.congested.clear();
-    for (const p of this.peers) if (!p.socket.destroyed) p.socket.resume();
+    this.flow.stop();
     if (unlink) await unlinkIfOurs(this.file, this.ino);
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     const drained = Promise.all([...this.peers].map((p) => p.out.end()));

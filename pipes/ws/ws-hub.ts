@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { decodeEnvelopeAt } from '../../src/envelope/codec.js';
 import { PipeError } from '../../src/errors.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, unprefixed, type Hello } from '../../src/hub/hub-protocol.js';
+import { FlowControl } from '../../src/hub/flow-control.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { TickCork } from './tick-cork.js';
 import { WIRE_LIMITS } from './wire-limits.js';
@@ -40,10 +41,6 @@ interface Client {
   alive: boolean;
   taken: number;
   acked: number;
-  /** While over the high-water mark: its queue when last seen shrinking, and when; since when. */
-  lastPending?: number;
-  progressAt?: number;
-  congestedAt?: number;
 }
 
 /**
@@ -60,8 +57,7 @@ export class WsHub {
   private readonly server: http.Server | https.Server;
   private heartbeat: NodeJS.Timeout | null = null;
   private ackScheduled = new Set<Client>();
-  private readonly congested = new Set<Client>();
-  private flowTimer: NodeJS.Timeout | null = null;
+  private readonly flow: FlowControl<Client>;
   readonly counters = { rejected: 0, relayed: 0, cut: 0, refused: 0, replayed: 0 };
   private readonly o: Required<Omit<HubOptions, 'tls' | 'tokens'>> & Pick<HubOptions, 'tls' | 'tokens'>;
 
@@ -81,6 +77,15 @@ export class WsHub {
       ...options,
     };
     this.ring = new ReplayRing(this.o.ringFrames);
+    this.flow = new FlowControl<Client>({
+      highWater: this.o.maxClientBuffer / 4,
+      stallMs: this.o.stallMs,
+      pending: (l) => l.ws.bufferedAmount,
+      gone: (l) => l.ws.readyState !== l.ws.OPEN || !this.listeners.has(l),
+      cut: (l, why) => this.cutOff(l, why),
+      pauseAll: () => this.clients.forEach((c) => c.ws.pause()),
+      resumeAll: () => this.clients.forEach((c) => c.ws.resume()),
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload, perMessageDeflate: false, ...WIRE_LIMITS });
     this.server = this.o.tls ? https.createServer({ cert: this.o.tls.cert, key: this.o.tls.key }) : http.createServer();
     this.server.on('request', (_req, res) => {
@@ -148,7 +153,7 @@ export class WsHub {
       this.clients.delete(c);
       this.listeners.delete(c);
       this.ackScheduled.delete(c);
-      this.congested.delete(c);
+      this.flow.forget(c);
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
@@ -159,7 +164,7 @@ export class WsHub {
         this.reject(c, (err as Error).message);
       }
     });
-    if (this.flowTimer) ws.pause(); // joins the others in waiting
+    if (this.flow.holding) ws.pause(); // joins the others in waiting
   }
 
   private onFrame(c: Client, data: Buffer): void {
@@ -205,53 +210,21 @@ export class WsHub {
     for (const l of this.listeners) {
       if (l === from) continue;
       if (l.ws.bufferedAmount > this.o.maxClientBuffer) {
-        this.counters.cut++;
-        this.o.log(`client ${l.hello?.origin} fell ${l.ws.bufferedAmount} bytes behind; cut off`);
-        this.listeners.delete(l);
-        l.ws.terminate();
+        this.cutOff(l, `fell ${l.ws.bufferedAmount} bytes behind`);
         continue;
       }
       l.cork.hold();
       l.ws.send(data);
-      if (l.ws.bufferedAmount > this.o.maxClientBuffer / 4) this.congest(l);
+      this.flow.queued(l);
     }
   }
 
-  /** Stop reading everyone: the slowest listener sets the pace instead of being cut off. */
-  private congest(l: Client): void {
-    if (this.congested.has(l)) return;
-    l.lastPending = l.ws.bufferedAmount;
-    l.progressAt = l.congestedAt = Date.now();
-    this.congested.add(l);
-    if (this.flowTimer) return;
-    for (const c of this.clients) c.ws.pause();
-    this.flowTimer = setInterval(() => this.checkFlow(), 10);
-    this.flowTimer.unref();
-  }
-
-  private checkFlow(): void {
-    const now = Date.now();
-    const stallMs = this.o.stallMs;
-    for (const l of this.congested) {
-      const pending = l.ws.bufferedAmount;
-      const cut = (why: string): void => {
-        this.counters.cut++;
-        this.o.log(`client ${l.hello?.origin} ${why}; cut off`);
-        this.listeners.delete(l);
-        this.congested.delete(l);
-        l.ws.terminate();
-      };
-      if (l.ws.readyState !== l.ws.OPEN || !this.listeners.has(l) || pending <= this.o.maxClientBuffer / 8) this.congested.delete(l);
-      else if (now - l.congestedAt! > 3 * stallMs) cut(`stayed ${pending} bytes behind for ${now - l.congestedAt!} ms`);
-      else if (pending < l.lastPending!) {
-        l.lastPending = pending;
-        l.progressAt = now;
-      } else if (now - l.progressAt! > stallMs) cut(`took nothing for ${now - l.progressAt!} ms with ${pending} bytes queued`);
-    }
-    if (this.congested.size > 0) return;
-    clearInterval(this.flowTimer!);
-    this.flowTimer = null;
-    for (const c of this.clients) c.ws.resume();
+  private cutOff(l: Client, why: string): void {
+    this.counters.cut++;
+    this.o.log(`client ${l.hello?.origin} ${why}; cut off`);
+    this.listeners.delete(l);
+    this.flow.forget(l);
+    l.ws.terminate();
   }
 
   private reject(c: Client, reason: string): void {
@@ -291,9 +264,7 @@ export class WsHub {
 
   async close(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.flowTimer) clearInterval(this.flowTimer);
-    this.flowTimer = null;
-    for (const c of this.clients) c.ws.resume();
+    this.flow.stop();
     for (const c of this.clients) c.ws.close(1001, 'hub shutting down');
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     setTimeout(() => {
