@@ -53,9 +53,9 @@ export function packValue(value: unknown): Buffer {
  * What comes out is not yet trusted: extensions decode to Dates, Sets, BigInts, Errors…,
  * so every reader checks the shape strictly (`validateEnvelope`, the hub-protocol decoders).
  */
-export function unpackValue(bytes: Uint8Array): unknown {
+export function unpackValue(bytes: Uint8Array, span?: { start: number; end: number }): unknown {
   try {
-    return unpackr.unpack(bytes);
+    return unpackr.unpack(bytes, span);
   } catch (err) {
     // Deep nesting ends in a RangeError (stack overflow); it lands here like the rest.
     const why = err instanceof Error ? err.message : String(err);
@@ -72,14 +72,7 @@ const span = { start: 0, end: 0 };
 export function decodeEnvelopeAt(buf: Buffer, start: number, end: number): Envelope {
   span.start = start;
   span.end = end;
-  let v: unknown;
-  try {
-    v = unpackr.unpack(buf, span);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new PipeError('BAD_FRAME', `undecodable msgpack (${why.slice(0, 120)})`);
-  }
-  return validateEnvelope(v);
+  return validateEnvelope(unpackValue(buf, span));
 }
 
 /** Decode and validate: throws BAD_FRAME for bytes that are not msgpack, BAD_INPUT for wrong shape. */

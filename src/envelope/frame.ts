@@ -30,25 +30,12 @@ export class FrameDecoder {
     return this.pending?.length ?? 0;
   }
 
-  /** Feeds a chunk; calls `onFrame` for each complete frame, in order. */
+  /**
+   * Feeds a chunk; calls `onFrame` for each complete frame, in order, with views of its
+   * body and of the whole frame (`raw`, header included, for forwarding without a copy).
+   */
   push(chunk: Buffer, onFrame: (kind: number, body: Buffer, raw: Buffer) => void): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = buf.readUInt32BE(off);
-      if (len === 0) throw new PipeError('BAD_FRAME', 'zero-length frame');
-      if (len > this.maxFrame) throw new PipeError('BAD_FRAME', `frame of ${len} bytes exceeds the ${this.maxFrame}-byte cap`);
-      const end = off + 4 + len;
-      if (end > buf.length) break;
-      onFrame(buf[off + 4]!, buf.subarray(off + FRAME_HEADER, end), buf.subarray(off, end));
-      off = end;
-    }
-    if (off < buf.length) {
-      // `raw` (the whole frame, header included) allows zero-copy forwarding.
-      // Copy the tail so the big chunk it came from can be freed.
-      this.pending = Buffer.from(buf.subarray(off));
-    }
+    this.pushAt(chunk, (kind, buf, start, end) => onFrame(kind, buf.subarray(start + FRAME_HEADER, end), buf.subarray(start, end)));
   }
 
   /** Like `push`, with frame positions instead of views (see OnFrameAt). */
@@ -70,6 +57,7 @@ export class FrameDecoder {
       onFrame(buf[off + 4]!, buf, off, end);
       off = end;
     }
+    // A copy of the tail, so the big chunk it came from can be freed.
     if (off < n) this.pending = Buffer.from(buf.subarray(off));
   }
 }
@@ -80,6 +68,3 @@ export class FrameDecoder {
  * instead of views spares two Buffer objects per frame on the hot path.
  */
 export type OnFrameAt = (kind: number, buf: Buffer, start: number, end: number) => void;
-
-/** `FrameDecoder.pushAt` also calls this once per chunk, after its last whole frame. */
-export type OnChunkEnd = (buf: Buffer) => void;

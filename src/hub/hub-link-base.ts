@@ -1,4 +1,4 @@
-import { decodeEnvelope, decodeEnvelopeAt } from '../envelope/codec.js';
+import { decodeEnvelopeAt } from '../envelope/codec.js';
 import { FRAME_HEADER } from '../envelope/frame.js';
 import { PipeError } from '../errors.js';
 import type { HubLink, LinkEvents } from './hub-client-pipe.js';
@@ -60,12 +60,18 @@ export abstract class HubLinkBase implements HubLink {
    */
   protected onFrameAt(kind: number, buf: Buffer, start: number, end: number): void {
     if (kind !== Kind.Update || this.events === null) return this.onFrame(kind, buf.subarray(start + FRAME_HEADER, end));
+    this.update(this.events, buf, start + FRAME_HEADER, end);
+  }
+
+  /** The UPDATE whose body is `buf[start, end)`. */
+  private update(events: LinkEvents, buf: Buffer, start: number, end: number): void {
     const hub = this.nextHub++;
     try {
-      this.events.onUpdate(decodeEnvelopeAt(buf, start + FRAME_HEADER, end), hub);
+      events.onUpdate(decodeEnvelopeAt(buf, start, end), hub);
     } catch (err) {
-      // As in onFrame: a bug or version skew upstream; the gap detector covers the loss.
-      this.events.onRejected(`bad update from ${this.peer}: ${(err as Error).message}`);
+      // The hub validates before relaying, so this means a bug or version skew: drop
+      // the frame, count it, and keep the stream (the gap detector covers the loss).
+      events.onRejected(`bad update from ${this.peer}: ${(err as Error).message}`);
     }
   }
 
@@ -76,17 +82,9 @@ export abstract class HubLinkBase implements HubLink {
       return;
     }
     switch (kind) {
-      case Kind.Update: {
-        const hub = this.nextHub++;
-        try {
-          this.events.onUpdate(decodeEnvelope(body), hub);
-        } catch (err) {
-          // The hub validates before relaying, so this means a bug or version skew: drop
-          // the frame, count it, and keep the stream (the gap detector covers the loss).
-          this.events.onRejected(`bad update from ${this.peer}: ${(err as Error).message}`);
-        }
+      case Kind.Update:
+        this.update(this.events, body, 0, body.length);
         return;
-      }
       case Kind.Ack:
         this.events.onAck(decodeAck(body));
         return;

@@ -1,5 +1,6 @@
 import { fieldValue, parseMessage, withCrlf, type MimePart } from './mime.js';
 import { bodyTexts, charsetDecoder, decodeHeaderValue, fold, headerTexts, squeeze, type Decode } from './search-text.js';
+import { modseqValue } from './condstore.js';
 import { resolveSet } from './sequence.js';
 import { ImapSyntaxError, type Token } from './tokens.js';
 
@@ -214,9 +215,7 @@ function compileKeys(
           if (!type || type.t !== 'atom' || !/^(priv|shared|all)$/i.test(type.v)) throw new ImapSyntaxError('MODSEQ entry type must be priv, shared or all');
           i += 2;
         }
-        const t2 = tokens[i++];
-        if (!t2 || t2.t !== 'atom' || !/^\d{1,16}$/.test(t2.v) || !Number.isSafeInteger(Number(t2.v))) throw new ImapSyntaxError('MODSEQ: a mod-sequence value expected');
-        const min = Number(t2.v);
+        const min = modseqValue(tokens[i++], 'MODSEQ', true);
         state.usesModseq = true;
         return (m) => m.modseq >= min;
       }

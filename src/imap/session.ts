@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { isPipeError, PipeError } from '../errors.js';
 import type { FlagChange, MessageInfo, MailboxState as StoreMailboxState } from '../maildir/maildir-store.js';
 import type { SessionTracker } from '../tracker/session-tracker.js';
-import { formatUntaggedLines, type UntaggedResponse } from '../tracker/untagged.js';
+import { formatUntagged, formatUntaggedLines, type UntaggedResponse } from '../tracker/untagged.js';
 import { UidSet } from '../update/uid-set.js';
 import { validateFlags, validateUpdate, type Flag } from '../update/update.js';
 import { CommandReader, type Part, type ReaderEvent } from './command-reader.js';
@@ -532,8 +532,7 @@ export class ImapSession {
     for (const m of s.messages) for (const f of m.flags) if (!f.startsWith('\\') && !keywords.includes(f)) keywords.push(f);
     this.selected = { tracker, mailbox, readOnly, uidValidity: s.uidValidity, keywords: new Set(keywords.map((k) => k.toLowerCase())) };
     this.state = 'selected';
-    if (params.condstore || params.qresync) this.enableCondstore();
-    else if (this.condstore) tracker.wantModseq();
+    if (params.condstore || params.qresync || this.condstore) this.enableCondstore();
     const unseen = s.messages.findIndex((m) => !m.flags.includes('\\Seen'));
     this.write(
       this.flagsLines(keywords, readOnly) +
@@ -554,12 +553,10 @@ export class ImapSession {
    * modseq, with flags and MODSEQ. From the very read the session was opened on.
    */
   private async qresyncReplay(q: QresyncParams, s: StoreMailboxState, tracker: SessionTracker): Promise<void> {
-    const history = await this.ctx.store.expungedSince(this.user!, this.selected!.mailbox, q.modseq);
-    const vanished = vanishedUids(history, q.knownUids, s.uidNext, s.messages.map((m) => m.uid));
-    if (vanished !== null) this.write(`* VANISHED (EARLIER) ${vanished}\r\n`);
+    await this.writeVanishedEarlier(q.modseq, q.knownUids, s);
     s.messages.forEach((m, i) => {
       if (m.modseq <= q.modseq || (q.knownUids !== null && !q.knownUids.has(m.uid))) return;
-      this.write(`* ${i + 1} FETCH (UID ${m.uid} FLAGS (${m.flags.join(' ')}) MODSEQ (${m.modseq}))\r\n`);
+      this.write(formatUntagged({ kind: 'fetch', seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq }, { modseq: true }) + '\r\n');
       tracker.told(m.uid, m.flags, m.modseq);
     });
   }
@@ -651,7 +648,12 @@ export class ImapSession {
     } catch {
       throw new ImapSyntaxError('bad sequence set');
     }
-    const history = await this.ctx.store.expungedSince(this.user!, sel.mailbox, since);
+    await this.writeVanishedEarlier(since, scope, s);
+  }
+
+  /** `* VANISHED (EARLIER)` for the UIDs in `scope` (all, if null) expunged after `since`. */
+  private async writeVanishedEarlier(since: number, scope: UidSet | null, s: StoreMailboxState): Promise<void> {
+    const history = await this.ctx.store.expungedSince(this.user!, this.selected!.mailbox, since);
     const vanished = vanishedUids(history, scope, s.uidNext, s.messages.map((m) => m.uid));
     if (vanished !== null) this.write(`* VANISHED (EARLIER) ${vanished}\r\n`);
   }

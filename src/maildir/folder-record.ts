@@ -49,7 +49,7 @@ export async function readFolderRecord(userDir: string): Promise<FolderRecord | 
   } catch {
     return null;
   }
-  return text === null ? null : parseFolderRecord(text);
+  return parseFolderRecord(text);
 }
 
 export async function writeFolderRecord(userDir: string, record: FolderRecord): Promise<void> {

@@ -185,7 +185,12 @@ export class MailboxTracker {
     this.touch(uid, own);
     // A change without a modseq: CONDSTORE clients must be told one (RFC 7162 §3.1.4), and
     // only storage knows it now.
-    if (options.modseq === undefined && [...this.sessions.values()].some((v) => v.wantsModseq)) this.requestResync('uncertain');
+    if (options.modseq === undefined && this.anyWantsModseq()) this.requestResync('uncertain');
+  }
+
+  private anyWantsModseq(): boolean {
+    for (const v of this.sessions.values()) if (v.wantsModseq) return true;
+    return false;
   }
 
   /** Asks the server (via `onResyncNeeded`) to read the mailbox from storage. */

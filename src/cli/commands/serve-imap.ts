@@ -8,6 +8,7 @@ import { instrumentPipe } from '../../obs/pipe-metrics.js';
 import { createLogger } from '../../obs/log.js';
 import { addWatcherMetrics } from '../../obs/watcher-metrics.js';
 import { onShutdown } from '../shutdown.js';
+import { watcherOptions } from '../watcher-options.js';
 
 export interface ServeImapOptions {
   maildir: string;
@@ -37,13 +38,6 @@ export function parseHostPort(text: string, option = '--listen'): { host: string
 }
 
 /** The watcher options `serve-imap` and `watch` share. */
-export function watcherOptions(o: { rescanIntervalS?: number; maxWatches?: number }): { rescanIntervalMs?: number; maxWatches?: number } {
-  return {
-    ...(o.rescanIntervalS !== undefined ? { rescanIntervalMs: o.rescanIntervalS * 1000 } : {}),
-    ...(o.maxWatches !== undefined ? { maxWatches: o.maxWatches } : {}),
-  };
-}
-
 async function loadTls(o: ServeImapOptions): Promise<TlsCredentials | undefined> {
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new PipeError('USAGE', '--tls-cert and --tls-key go together');
   if (o.tlsCert === undefined || o.tlsKey === undefined) {

@@ -9,7 +9,7 @@ import { addWatcherMetrics } from '../../obs/watcher-metrics.js';
 import { openPipe } from '../../pipe/open-pipe.js';
 import type { PipeStatus } from '../../pipe/update-pipe.js';
 import { onShutdown } from '../shutdown.js';
-import { watcherOptions } from './serve-imap.js';
+import { watcherOptions } from '../watcher-options.js';
 
 export interface WatchCommandOptions {
   maildir: string;

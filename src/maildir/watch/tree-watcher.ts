@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isPipeError } from '../../errors.js';
 import { ALL_USERS, type MailboxName, type UserName } from '../../update/update.js';
-import { findStaleAnnouncements, type StaleRules } from '../announcement.js';
+import { DEFAULT_STALE_RULES, findStaleAnnouncements, type StaleRules } from '../announcement.js';
 import { INBOX, mailboxOfFolderDirName } from '../mailbox-name.js';
 import { isMaildir, mailboxPaths } from '../mailbox-paths.js';
 import type { MaildirStore } from '../maildir-store.js';
@@ -158,7 +158,7 @@ export class MaildirWatcher extends EventEmitter {
       maxWatches: options.maxWatches ?? WATCHER_DEFAULTS.maxWatches,
       concurrency: options.concurrency ?? WATCHER_DEFAULTS.concurrency,
     };
-    this.staleRules = { maxAgeMs: options.stale?.maxAgeMs ?? 60_000 };
+    this.staleRules = { ...DEFAULT_STALE_RULES, ...options.stale };
     this.lease = new AnnouncerLease(
       store.root,
       { elected: () => this.becomeAnnouncer(), deposed: () => this.standDown('another process took the lease over') },
