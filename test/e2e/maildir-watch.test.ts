@@ -225,16 +225,19 @@ describe('an unreadable message file is numbered, logged and counted; the watche
       const prefix = process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--inh-caps', '-dac_override,-dac_read_search'] : [];
       const pipe = `unix:${path.join(dir, 'p.sock')}`;
       const listener = new CliProcess(['listen', '--pipe', pipe, '--json']);
-      const watcher = new CliProcess(['watch', '--maildir', maildir, '--pipe', pipe, '-v'], process.env, prefix);
+      let watcher: CliProcess | undefined;
       try {
+        // Listening first: a watcher that found nobody would owe a resync instead of the exists.
         await listener.waitStderr('ready');
+        watcher = new CliProcess(['watch', '--maildir', maildir, '--pipe', pipe, '-v'], process.env, prefix);
         await watcher.waitStderr('ready');
-        await waitFor(() => /unreadable: .*secret/.test(watcher.stderr), `the unreadable file is reported: ${watcher.stderr}`);
+        const w = watcher;
+        await waitFor(() => /unreadable: .*secret/.test(w.stderr), `the unreadable file is reported: ${w.stderr}`);
         await deliverTo(path.join(maildir, 'alice'), '1700000002.M1P1.fine');
         await waitFor(() => existsOf(parse(listener.lines)).includes(2), 'the next delivery is announced');
         assert.deepEqual(existsOf(parse(listener.lines)), [1, 2], 'the unreadable one is numbered too: it is there');
       } finally {
-        await watcher.kill();
+        await watcher?.kill();
         await listener.kill();
       }
     } finally {
