@@ -52,6 +52,9 @@ class Peer {
   }
 }
 
+/** As many frames as the hub client puts in one batch (MAX_BATCH there). */
+const ACK_EVERY = 256;
+
 function sendAck(peer: Peer): void {
   peer.ackScheduled = false;
   if (peer.taken > peer.acked && !peer.socket.destroyed) {
@@ -137,9 +140,13 @@ export class SocketOwner {
         return;
       }
       this.flushRun(peer);
-      // One ACK per event-loop turn, however many reads it handled (libuv reads a busy
-      // socket several times a turn): one write instead of one per read.
-      if (peer.taken > peer.acked && !peer.ackScheduled) {
+      // A read that completes a pusher's batch (ACK_EVERY frames) is acknowledged at once:
+      // a pusher with a burst in flight gets that part back while the rest is still on its
+      // way, and keeps sending (acknowledging once a turn, after every read of a whole
+      // window, had pusher and owner take turns being idle). Smaller remainders wait for
+      // the end of the turn: one ACK write per read cost the owner more than it saved.
+      if (peer.taken - peer.acked >= ACK_EVERY) sendAck(peer);
+      else if (peer.taken > peer.acked && !peer.ackScheduled) {
         peer.ackScheduled = true;
         setImmediate(sendAck, peer);
       }
@@ -190,7 +197,11 @@ export class SocketOwner {
     peer.runBuf = null;
     if (this.openRun === peer) this.openRun = null;
     const base = peer.runStart;
-    const block = Buffer.from(buf.subarray(base, peer.runEnd));
+    // A socket read is a buffer of its own, exactly as long as what was read, and nothing
+    // writes to it again: the ring may keep the run as a view of it. A short run of a
+    // long buffer is copied instead, so the ring never holds much more than it counts.
+    const view = buf.subarray(base, peer.runEnd);
+    const block = view.length * 2 >= buf.length ? view : Buffer.from(view);
     let s = 0;
     for (const e of peer.runEnds) {
       this.ring.keep(block, s, e - base);

@@ -21,13 +21,17 @@ export function encodeFrame(kind: number, body: Uint8Array): Buffer {
  * the caller drops that connection (the stream position is lost after a bad header).
  */
 export class FrameDecoder {
-  private pending: Buffer | null = null;
+  /** The start of a frame that did not fit in its read: copies, joined once it is whole. */
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  /** That frame's whole length (header included), once its header is in; -1 before. */
+  private partLen = -1;
 
   constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
 
   /** Bytes held for an incomplete frame. */
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.partBytes;
   }
 
   /**
@@ -38,27 +42,66 @@ export class FrameDecoder {
     this.pushAt(chunk, (kind, buf, start, end) => onFrame(kind, buf.subarray(start + FRAME_HEADER, end), buf.subarray(start, end)));
   }
 
-  /** Like `push`, with frame positions instead of views (see OnFrameAt). */
+  /**
+   * Like `push`, with frame positions instead of views (see OnFrameAt). Frames wholly
+   * inside `chunk` are handed out in place; only a frame that straddles reads is copied
+   * (joining every read to the tail of the one before copied the whole stream once more).
+   */
   pushAt(chunk: Buffer, onFrame: OnFrameAt): void {
-    let buf = chunk;
-    if (this.pending) {
-      // Only the frame that straddled the reads is joined; the rest is read in place.
-      buf = Buffer.concat([this.pending, chunk]);
-    }
-    this.pending = null;
     let off = 0;
-    const n = buf.length;
+    if (this.partBytes > 0) {
+      off = this.finishStraddler(chunk, onFrame);
+      if (off < 0) return;
+    }
+    const n = chunk.length;
     while (n - off >= 4) {
-      const len = buf.readUInt32BE(off);
-      if (len === 0) throw new PipeError('BAD_FRAME', 'zero-length frame');
-      if (len > this.maxFrame) throw new PipeError('BAD_FRAME', `frame of ${len} bytes exceeds the ${this.maxFrame}-byte cap`);
+      const len = this.checked(chunk.readUInt32BE(off));
       const end = off + 4 + len;
-      if (end > n) break;
-      onFrame(buf[off + 4]!, buf, off, end);
+      if (end > n) {
+        this.partLen = 4 + len;
+        break;
+      }
+      onFrame(chunk[off + 4]!, chunk, off, end);
       off = end;
     }
-    // A copy of the tail, so the big chunk it came from can be freed.
-    if (off < n) this.pending = Buffer.from(buf.subarray(off));
+    // A copy, so the chunk it came from can be freed (and may be reused by the caller).
+    if (off < n) this.hold(Buffer.from(chunk.subarray(off)));
+  }
+
+  private checked(len: number): number {
+    if (len === 0) throw new PipeError('BAD_FRAME', 'zero-length frame');
+    if (len > this.maxFrame) throw new PipeError('BAD_FRAME', `frame of ${len} bytes exceeds the ${this.maxFrame}-byte cap`);
+    return len;
+  }
+
+  private hold(part: Buffer): void {
+    this.parts.push(part);
+    this.partBytes += part.length;
+  }
+
+  /** Completes the frame begun in earlier reads: the offset in `chunk` past it, or -1 if it is still not whole. */
+  private finishStraddler(chunk: Buffer, onFrame: OnFrameAt): number {
+    if (this.partLen < 0) {
+      // Fewer than 4 bytes are held: the header itself straddles.
+      const missing = 4 - this.partBytes;
+      if (chunk.length < missing) {
+        this.hold(Buffer.from(chunk));
+        return -1;
+      }
+      const head = Buffer.concat([...this.parts, chunk.subarray(0, missing)], 4);
+      this.partLen = 4 + this.checked(head.readUInt32BE(0));
+    }
+    const need = this.partLen - this.partBytes;
+    if (chunk.length < need) {
+      this.hold(Buffer.from(chunk));
+      return -1;
+    }
+    const frame = Buffer.concat([...this.parts, chunk.subarray(0, need)], this.partLen);
+    this.parts = [];
+    this.partBytes = 0;
+    this.partLen = -1;
+    onFrame(frame[4]!, frame, 0, frame.length);
+    return need;
   }
 }
 
