@@ -4,8 +4,10 @@ import https from 'node:https';
 import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { decodeEnvelopeAt } from '../../src/envelope/codec.js';
+import { FRAME_HEADER } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, unprefixed, type Hello } from '../../src/hub/hub-protocol.js';
+import { MAX_BATCH_BYTES, OutgoingFrames, readBatch } from '../../src/hub/batch-frames.js';
 import { FlowControl } from '../../src/hub/flow-control.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { TickCork } from './tick-cork.js';
@@ -41,7 +43,14 @@ interface Client {
   alive: boolean;
   taken: number;
   acked: number;
+  /** Frames relayed to this listener this turn, sent at its end. */
+  out: OutgoingFrames;
+  /** The largest BATCH it reads (its HELLO said), capped at ours; 0: plain UPDATEs only. */
+  maxBatch: number;
 }
+
+/** As many frames as a hub client puts in one batch (MAX_BATCH there): acknowledged at once. */
+const ACK_EVERY = 256;
 
 /**
  * `updatepipe hub`: relays every update to every other connected client, numbered for
@@ -57,6 +66,8 @@ export class WsHub {
   private readonly server: http.Server | https.Server;
   private heartbeat: NodeJS.Timeout | null = null;
   private ackScheduled = new Set<Client>();
+  /** Listeners with frames waiting in `out`; flushed once at the end of the turn. */
+  private readonly toFlush = new Set<Client>();
   private readonly flow: FlowControl<Client>;
   readonly counters = { rejected: 0, relayed: 0, cut: 0, refused: 0, replayed: 0 };
   private readonly o: Required<Omit<HubOptions, 'tls' | 'tokens'>> & Pick<HubOptions, 'tls' | 'tokens'>;
@@ -80,7 +91,7 @@ export class WsHub {
     this.flow = new FlowControl<Client>({
       highWater: this.o.maxClientBuffer / 4,
       stallMs: this.o.stallMs,
-      pending: (l) => l.ws.bufferedAmount,
+      pending: (l) => l.ws.bufferedAmount + l.out.pendingBytes,
       gone: (l) => l.ws.readyState !== l.ws.OPEN || !this.listeners.has(l),
       cut: (l, why) => this.cutOff(l, why),
       pauseAll: () => this.clients.forEach((c) => c.ws.pause()),
@@ -137,7 +148,7 @@ export class WsHub {
   }
 
   private accept(ws: WebSocket, cork: TickCork): void {
-    const c: Client = { ws, cork, hello: null, alive: true, taken: 0, acked: 0 };
+    const c: Client = { ws, cork, hello: null, alive: true, taken: 0, acked: 0, out: new OutgoingFrames(), maxBatch: 0 };
     this.clients.add(c);
     // Only a client that never says HELLO is dropped; the check is moot once it has.
     const helloTimer = setTimeout(() => c.hello === null && this.reject(c, 'no HELLO in time'), this.o.helloTimeoutMs);
@@ -153,6 +164,7 @@ export class WsHub {
       this.clients.delete(c);
       this.listeners.delete(c);
       this.ackScheduled.delete(c);
+      this.toFlush.delete(c);
       this.flow.forget(c);
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -169,19 +181,51 @@ export class WsHub {
 
   private onFrame(c: Client, data: Buffer): void {
     const kind = data[0];
-    const body = data.subarray(1);
     if (c.hello === null) {
       if (kind !== Kind.Hello) throw new PipeError('BAD_FRAME', 'first frame must be HELLO');
-      this.welcome(c, decodeHello(body));
+      this.welcome(c, decodeHello(data.subarray(1)));
       return;
     }
-    if (kind !== Kind.Update) throw new PipeError('BAD_FRAME', `unexpected frame kind ${kind}`);
-    decodeEnvelopeAt(data, 1, data.length); // validate before relaying (C5)
-    this.fanOut(data, c);
-    c.taken++;
-    if (!this.ackScheduled.has(c)) {
+    if (kind === Kind.Update) {
+      decodeEnvelopeAt(data, 1, data.length); // validate before relaying (C5)
+      // The ring and the listeners take frames as on a stream: length prefix in front.
+      const frame = Buffer.allocUnsafe(4 + data.length);
+      frame.writeUInt32BE(data.length, 0);
+      data.copy(frame, 4);
+      this.ring.keep(frame, 0, frame.length);
+      this.fanOut(frame, 1, c);
+    } else if (kind === Kind.Batch) this.onBatch(c, data);
+    else throw new PipeError('BAD_FRAME', `unexpected frame kind ${kind}`);
+    if (c.taken - c.acked >= ACK_EVERY) this.sendAck(c);
+    else if (!this.ackScheduled.has(c)) {
       this.ackScheduled.add(c);
       setImmediate(() => this.sendAck(c));
+    }
+  }
+
+  /** A BATCH: each frame validated (C5); those before a bad one are taken and relayed. */
+  private onBatch(c: Client, data: Buffer): void {
+    let good = 0;
+    let end = 1;
+    try {
+      readBatch(data, 1, (s, e) => {
+        decodeEnvelopeAt(data, s + FRAME_HEADER, e);
+        good++;
+        end = e;
+      });
+    } finally {
+      if (good > 0) {
+        // A message is a buffer of its own that nothing writes to again: the ring may
+        // keep views of it, unless it would hold much more than it counts.
+        const view = data.subarray(1, end);
+        const block = view.length * 2 >= data.length ? view : Buffer.from(view);
+        for (let off = 0; off < block.length; ) {
+          const e = off + 4 + block.readUInt32BE(off);
+          this.ring.keep(block, off, e);
+          off = e;
+        }
+        this.fanOut(block, good, c);
+      }
     }
   }
 
@@ -196,27 +240,45 @@ export class WsHub {
 
   private welcome(c: Client, hello: Hello): void {
     c.hello = hello;
+    c.maxBatch = Math.min(hello.batch ?? 0, MAX_BATCH_BYTES);
     const { first, resync, replay } = planResume(this.ring, this.epoch, hello);
-    c.ws.send(unprefixed(encodeWelcome({ v: 1, epoch: this.epoch, first, resync })));
-    c.cork.hold();
-    for (const f of replay) c.ws.send(f);
+    c.ws.send(unprefixed(encodeWelcome({ v: 1, epoch: this.epoch, first, resync, batch: this.o.maxPayload })));
+    for (const f of replay) c.out.add(f);
+    if (replay.length > 0) this.flushSoon(c);
     this.counters.replayed += replay.length;
     if (hello.listen) this.listeners.add(c);
   }
 
-  private fanOut(data: Buffer, from: Client): void {
-    this.ring.add(data);
-    this.counters.relayed++;
+  /** `frames`: `count` whole UPDATE frames (length-prefixed) taken from `from`. */
+  private fanOut(frames: Buffer, count: number, from: Client): void {
+    from.taken += count;
+    this.counters.relayed += count;
     for (const l of this.listeners) {
       if (l === from) continue;
-      if (l.ws.bufferedAmount > this.o.maxClientBuffer) {
-        this.cutOff(l, `fell ${l.ws.bufferedAmount} bytes behind`);
+      const pending = l.ws.bufferedAmount + l.out.pendingBytes;
+      if (pending > this.o.maxClientBuffer) {
+        this.cutOff(l, `fell ${pending} bytes behind`);
         continue;
       }
-      l.cork.hold();
-      l.ws.send(data);
+      l.out.add(frames);
+      this.flushSoon(l);
       this.flow.queued(l);
     }
+  }
+
+  private flushSoon(l: Client): void {
+    if (this.toFlush.size === 0) process.nextTick(() => this.flush());
+    this.toFlush.add(l);
+  }
+
+  /** What this turn relayed, in as few messages as each listener reads. */
+  private flush(): void {
+    for (const l of this.toFlush) {
+      if (l.ws.readyState !== l.ws.OPEN) continue;
+      l.cork.hold();
+      l.out.drain(l.maxBatch, (msg) => l.ws.send(msg));
+    }
+    this.toFlush.clear();
   }
 
   private cutOff(l: Client, why: string): void {
@@ -253,7 +315,7 @@ export class WsHub {
   /** Bytes queued for clients right now (bounded by maxClientBuffer each). */
   get bufferedBytes(): number {
     let n = 0;
-    for (const c of this.clients) n += c.ws.bufferedAmount;
+    for (const c of this.clients) n += c.ws.bufferedAmount + c.out.pendingBytes;
     return n;
   }
 

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { PipeError } from '../../src/errors.js';
 import { HubLinkBase } from '../../src/hub/hub-link-base.js';
+import { MAX_BATCH_BYTES, OutgoingFrames } from '../../src/hub/batch-frames.js';
 import { encodeHello, unprefixed, type Hello, type Welcome } from '../../src/hub/hub-protocol.js';
 import { TickCork } from './tick-cork.js';
 import { WIRE_LIMITS } from './wire-limits.js';
@@ -27,6 +28,11 @@ export class WsLink extends HubLinkBase {
   private lastHeard = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
   private cork: TickCork | null = null;
+  /** UPDATE frames of this turn, sent at its end (as BATCHes when the hub reads them). */
+  private readonly out = new OutgoingFrames();
+  private flushScheduled = false;
+  /** The largest BATCH the hub reads (its WELCOME said), capped at ours; 0: none. */
+  private maxBatch = 0;
 
   private constructor(private readonly ws: WebSocket) {
     super();
@@ -78,6 +84,7 @@ export class WsLink extends HubLinkBase {
           if (!welcome) return;
           settled = true;
           clearTimeout(timer);
+          link.maxBatch = Math.min(welcome.batch ?? 0, MAX_BATCH_BYTES);
           link.startWatchdog(o.heartbeatMs);
           resolve({ link, welcome });
         } catch (err) {
@@ -107,11 +114,23 @@ export class WsLink extends HubLinkBase {
 
   send(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.out.add(frame);
+    if (this.out.pendingBytes >= MAX_BATCH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.ws.readyState !== WebSocket.OPEN) return;
     this.cork?.hold();
-    this.ws.send(unprefixed(frame));
+    this.out.drain(this.maxBatch, (msg) => this.ws.send(msg));
   }
 
   end(): Promise<void> {
+    this.flush();
     return new Promise((resolve) => {
       if (this.ws.readyState === WebSocket.CLOSED) return resolve();
       this.ws.once('close', () => resolve());

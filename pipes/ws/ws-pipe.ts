@@ -63,7 +63,8 @@ export class WsPipe extends HubClientPipe {
   }
 
   protected async openLink(hello: Hello): Promise<{ link: HubLink; welcome: Welcome }> {
-    const r = await WsLink.connect(this.url, hello, {
+    // We read BATCH messages as large as any message we accept.
+    const r = await WsLink.connect(this.url, { ...hello, batch: this.opts.maxFrameBytes }, {
       token: this.token,
       maxPayload: this.opts.maxFrameBytes,
       timeoutMs: Math.min(this.connectTimeoutMs, 5_000),

@@ -1,6 +1,7 @@
 import { decodeEnvelopeAt } from '../envelope/codec.js';
 import { FRAME_HEADER } from '../envelope/frame.js';
 import { PipeError } from '../errors.js';
+import { readBatch } from './batch-frames.js';
 import type { HubLink, LinkEvents } from './hub-client-pipe.js';
 import { decodeAck, decodeNotice, decodeWelcome, Kind, type HubSeq, type Welcome } from './hub-protocol.js';
 
@@ -85,6 +86,11 @@ export abstract class HubLinkBase implements HubLink {
       case Kind.Update:
         this.update(this.events, body, 0, body.length);
         return;
+      case Kind.Batch: {
+        const events = this.events;
+        readBatch(body, 0, (start, end) => this.update(events, body, start + FRAME_HEADER, end));
+        return;
+      }
       case Kind.Ack:
         this.events.onAck(decodeAck(body));
         return;

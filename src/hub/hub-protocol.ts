@@ -13,6 +13,8 @@ import { PipeError, show } from '../errors.js';
  *   either way    UPDATE  msgpack Envelope
  *   hub → client  ACK     f64 BE: how many UPDATE frames of this connection the hub has taken
  *   hub → client  NOTICE  {code, message} just before the hub drops the connection
+ *   either way    BATCH   UPDATE frames, length-prefixed, in one WebSocket message (batch-frames.ts),
+ *                         only to a peer whose HELLO/WELCOME carried `batch`
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -22,6 +24,7 @@ export const Kind = {
   Update: 3,
   Ack: 4,
   Notice: 5,
+  Batch: 6,
 } as const;
 
 /** A hub-assigned position in the hub's fan-out stream (per epoch). */
@@ -35,6 +38,8 @@ export interface Hello {
   /** Set on reconnect: the epoch and last hub position this listener saw. */
   epoch?: string;
   last?: HubSeq;
+  /** This client reads BATCH messages of up to this many bytes (WebSocket clients). */
+  batch?: number;
 }
 
 export interface Welcome {
@@ -44,6 +49,8 @@ export interface Welcome {
   first: HubSeq;
   /** The owner cannot replay what this listener missed: it must resync. */
   resync: boolean;
+  /** This hub reads BATCH messages of up to this many bytes (the WebSocket hub). */
+  batch?: number;
 }
 
 export interface Notice {
@@ -66,6 +73,13 @@ function record(body: Buffer, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** `batch` of a HELLO or WELCOME: absent, or a byte count a batch of two frames fits in. */
+function batchLimit(v: unknown, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 64) throw new PipeError('BAD_FRAME', `${what}: batch must be an integer of at least 64 (bytes)`);
+  return v;
+}
+
 function hubSeq(v: unknown): v is HubSeq {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -85,6 +99,8 @@ export function decodeHello(body: Buffer): Hello {
     h.epoch = o['epoch'];
     h.last = o['last'];
   }
+  const batch = batchLimit(o['batch'], 'HELLO');
+  if (batch !== undefined) h.batch = batch;
   return h;
 }
 
@@ -98,7 +114,10 @@ export function decodeWelcome(body: Buffer): Welcome {
   if (typeof o['epoch'] !== 'string' || !hubSeq(o['first']) || typeof o['resync'] !== 'boolean') {
     throw new PipeError('BAD_FRAME', 'WELCOME: malformed');
   }
-  return { v: PROTOCOL_VERSION, epoch: o['epoch'], first: o['first'], resync: o['resync'] };
+  const w: Welcome = { v: PROTOCOL_VERSION, epoch: o['epoch'], first: o['first'], resync: o['resync'] };
+  const batch = batchLimit(o['batch'], 'WELCOME');
+  if (batch !== undefined) w.batch = batch;
+  return w;
 }
 
 export function encodeAck(seq: Seq): Buffer {

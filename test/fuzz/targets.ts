@@ -22,6 +22,7 @@ import { decodeNameComponent, parseMaildirFilename } from '../../src/maildir/ind
 import { formatFolderRecord, parseFolderRecord } from '../../src/maildir/folder-record.js';
 import { formatUidList, parseUidList } from '../../src/maildir/uid-list.js';
 import { decodeAck, decodeHello, decodeNotice, decodeWelcome } from '../../src/hub/hub-protocol.js';
+import { readBatch } from '../../src/hub/batch-frames.js';
 import { UidSet } from '../../src/update/uid-set.js';
 import { decodeBatch, isBatch } from '../../pipes/nats/subject-batch.js';
 import { validateEnvelope } from '../../src/envelope/envelope.js';
@@ -91,6 +92,15 @@ const extensionEnvelope = fc
   }, { noNullPrototype: true })
   .chain((e) => fc.boolean().map((cyclic) => (cyclic ? Object.assign(e, { update: e }) : e)))
   .map((e) => Buffer.from(extensionPackr.pack(e)));
+
+/** One frame of a BATCH, its length prefix off by `skew`. */
+function batchFrame(body: Buffer, kind: number, skew: number): Buffer {
+  const f = Buffer.alloc(5 + body.length);
+  f.writeUInt32BE(Math.max(0, body.length + 1 + skew), 0);
+  f[4] = kind;
+  body.copy(f, 5);
+  return f;
+}
 
 export const TARGETS: FuzzTarget[] = [
   {
@@ -232,6 +242,31 @@ export const TARGETS: FuzzTarget[] = [
     },
   },
   { name: 'users file', input: fc.array(fc.oneof(fc.string(), fc.constantFrom('alice:secret', '$scrypt$x', '#c', ':', 'a:')), { maxLength: 5 }).map((l) => l.join('\n')), run: (s) => tolerate(() => parseUsers(s as string), typed) },
+  {
+    // A BATCH message: its frames (good, mutated or garbage, of any kind, lengths off by a
+    // few bytes), or garbage after the kind byte.
+    name: 'hub BATCH message (WebSocket)',
+    input: fc.oneof(
+      fc.array(fc.tuple(fc.oneof(mutatedEnvelope, fc.uint8Array({ maxLength: 24 }).map((u) => Buffer.from(u))), fc.constantFrom(3, 3, 3, 0, 1, 6, 255), fc.integer({ min: -3, max: 3 })), { maxLength: 5 }).map((frames) =>
+        Buffer.concat([Buffer.from([6]), ...frames.map(([body, kind, skew]) => batchFrame(body, kind, skew))]),
+      ),
+      fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.concat([Buffer.from([6]), u])),
+    ),
+    run: (b) => {
+      const msg = b as Buffer;
+      let last = 1;
+      tolerate(
+        () =>
+          readBatch(msg, 1, (start, end) => {
+            // What is handed out is a whole UPDATE frame inside the message, in order.
+            if (start !== last || end > msg.length || end - start < 5 || msg[start + 4] !== 3) throw new Error(`bad span ${start}..${end} of ${msg.length}`);
+            last = end;
+            tolerate(() => decodeEnvelope(msg.subarray(start + 5, end)), typed);
+          }),
+        typed,
+      );
+    },
+  },
   {
     name: 'hub protocol HELLO/WELCOME/ACK/NOTICE',
     input: fc.oneof(fc.uint8Array({ maxLength: 64 }), mutatedEnvelope, extensionEnvelope),

@@ -29,8 +29,8 @@ export class RawWs {
       ws.once('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     });
   }
-  hello(listen = false, origin = 'raw-ws'): void {
-    this.ws.send(unprefixed(encodeHello({ v: 1, origin, listen })));
+  hello(listen = false, origin = 'raw-ws', batch?: number): void {
+    this.ws.send(unprefixed(encodeHello({ v: 1, origin, listen, ...(batch ? { batch } : {}) })));
   }
   count(kind: number): number {
     return this.messages.filter((m) => m[0] === kind).length;

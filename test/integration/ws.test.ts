@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CliProcess, runCli } from '../../src/cli/child.js';
-import { decodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
+import { decodeEnvelope, encodeCheckedEnvelope } from '../../src/envelope/codec.js';
+import { readBatch } from '../../src/hub/batch-frames.js';
+import { decodeWelcome, encodeHello, Kind } from '../../src/hub/hub-protocol.js';
 import { openPipe } from '../../src/pipe/open-pipe.js';
 import type { UpdatePipe } from '../../src/pipe/update-pipe.js';
 import type { UidSetText, Update } from '../../src/update/update.js';
@@ -57,12 +59,12 @@ test('the hub drops every connection mid-stream of 10,000: each client ends with
   const p = await open(url);
   // Dropped right after the hub relayed one update: its frame to the listener is still
   // held for the end of the tick and dies with the socket, and pushes are in flight.
-  const relay = hub as unknown as { fanOut(data: Buffer, from: unknown): void };
+  const relay = hub as unknown as { fanOut(frames: Buffer, count: number, from: unknown): void };
   const fanOut = relay.fanOut.bind(hub);
   let relayed = 0;
-  relay.fanOut = (data, from) => {
-    fanOut(data, from);
-    if (++relayed === 4321) hub.dropClients();
+  relay.fanOut = (frames, count, from) => {
+    fanOut(frames, count, from);
+    if (relayed < 4321 && (relayed += count) >= 4321) hub.dropClients();
   };
   await pushMany(p, 10_000);
   await waitFor(() => r.updates.length >= 10_000, '10,000 updates', 30_000);
@@ -253,4 +255,73 @@ test('a peer dripping tiny fragments is cut off; the hub keeps serving others', 
   await p.push(flagsUpdate(1));
   await waitFor(() => r.updates.length === 1, 'others unaffected');
   assert.ok(hub.clientCount >= 2);
+});
+
+/** The updates in what a raw client got, in order: plain UPDATEs and the frames of BATCHes. */
+function seqsOf(messages: Buffer[]): number[] {
+  const seqs: number[] = [];
+  for (const m of messages) {
+    if (m[0] === Kind.Update) seqs.push(decodeEnvelope(m.subarray(1)).seq);
+    if (m[0] === Kind.Batch) readBatch(m, 1, (s, e) => seqs.push(decodeEnvelope(m.subarray(s + 5, e)).seq));
+  }
+  return seqs;
+}
+
+test('BATCH only to a client that asked for it: an older client gets plain UPDATEs, a batching one BATCHes within its limit', async () => {
+  const { hub, url } = await startHub();
+  const old = await RawWs.open(url);
+  old.hello(true, 'old-client');
+  const small = await RawWs.open(url);
+  small.hello(true, 'batching-client', 2048);
+  await waitFor(() => old.count(Kind.Welcome) === 1 && small.count(Kind.Welcome) === 1, 'both welcomed');
+  // The WELCOME tells clients the hub reads BATCHes, up to its own message cap.
+  assert.equal(decodeWelcome(small.messages[0]!.subarray(1)).batch, 1024 * 1024);
+  const p = await open(url);
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => p.push(flagsUpdate(i + 1))));
+  const all = Array.from({ length: 1000 }, (_, i) => i + 1);
+  await waitFor(() => seqsOf(old.messages).length === 1000 && seqsOf(small.messages).length === 1000, 'both have every update');
+  assert.deepEqual(seqsOf(old.messages), all);
+  assert.deepEqual(seqsOf(small.messages), all);
+  assert.equal(old.count(Kind.Batch), 0, 'no BATCH to a client that did not ask');
+  assert.equal(old.count(Kind.Update), 1000);
+  const batches = small.messages.filter((m) => m[0] === Kind.Batch);
+  assert.ok(batches.length >= 40 && batches.length < 1000, `the pusher's burst arrived in ${batches.length} BATCHes`);
+  assert.ok(batches.every((m) => m.length <= 2048), 'each within the 2048 bytes the client allowed');
+  assert.equal(hub.counters.relayed, 1000);
+});
+
+test('hostile BATCHes: the frames before the bad one are relayed, the sender is dropped with a NOTICE, the hub keeps serving', async () => {
+  const { hub, url } = await startHub();
+  const l = await open(url);
+  const r = new Recorder();
+  await l.listen(r.handler);
+  const frame = (seq: number, origin = 'batcher'): Buffer => encodeCheckedEnvelope({ v: 1, origin, seq, ts: Date.now(), update: flagsUpdate(seq) }, Kind.Update);
+  const batch = (...parts: Buffer[]): Buffer => Buffer.concat([Buffer.from([Kind.Batch]), ...parts]);
+  const badEnvelope = Buffer.concat([Buffer.from([0, 0, 0, 2, Kind.Update]), Buffer.from([0xc1])]);
+  const cases: [string, Buffer, number][] = [
+    ['an empty BATCH', batch(), 0],
+    ['a frame cut short', batch(frame(1, 'a'), frame(2, 'a').subarray(0, 20)), 1],
+    ['a zero-length frame', batch(frame(1, 'b'), Buffer.from([0, 0, 0, 0, 3])), 1],
+    ['a HELLO inside', batch(frame(1, 'c'), frame(2, 'c'), encodeHello({ v: 1, origin: 'x', listen: true })), 2],
+    ['undecodable msgpack inside', batch(frame(1, 'd'), badEnvelope), 1],
+    ['a wrong envelope version inside', batch(encodeCheckedEnvelope({ v: 2, origin: 'e', seq: 1, ts: 1, update: flagsUpdate(1) } as never, Kind.Update)), 0],
+  ];
+  let relayed = 0;
+  for (const [what, msg, good] of cases) {
+    const c = await RawWs.open(url);
+    c.hello(false, 'hostile');
+    c.ws.send(msg);
+    await waitFor(() => c.closed, `${what}: the sender is dropped`);
+    assert.equal(c.count(Kind.Notice), 1, `${what}: told why`);
+    relayed += good;
+    await waitFor(() => r.updates.length === relayed, `${what}: the ${good} good frames before the bad one reached the listener`);
+  }
+  const early = await RawWs.open(url);
+  early.ws.send(batch(frame(1, 'f')));
+  await waitFor(() => early.closed, 'a BATCH before HELLO is refused');
+  assert.equal(hub.counters.rejected, cases.length + 1);
+  const p = await open(url);
+  await p.push(flagsUpdate(1));
+  await waitFor(() => r.updates.length === relayed + 1, 'the hub keeps serving');
+  assert.equal(r.resyncs.length, 0);
 });

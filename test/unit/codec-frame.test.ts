@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import fc from 'fast-check';
-import { decodeEnvelope, encodeEnvelope, packValue } from '../../src/envelope/codec.js';
+import { decodeEnvelope, encodeCheckedEnvelope, encodeEnvelope, packValue } from '../../src/envelope/codec.js';
 import { ENVELOPE_VERSION, type Envelope } from '../../src/envelope/envelope.js';
-import { encodeFrame, FrameDecoder } from '../../src/envelope/frame.js';
+import { encodeFrame, FRAME_HEADER, FrameDecoder } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
+import { OutgoingFrames, readBatch } from '../../src/hub/batch-frames.js';
+import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
+import type { UidSetText } from '../../src/update/update.js';
 
 const env: Envelope = {
   v: ENVELOPE_VERSION,
@@ -73,6 +76,29 @@ test('frame decoder reassembles frames split at every byte boundary', () => {
   }
 });
 
+test('frame decoder: any cutting into many reads (headers split over three), and a caller that reuses its read buffer', () => {
+  const frames = [encodeFrame(3, Buffer.from('hello')), encodeFrame(4, Buffer.alloc(300, 7)), encodeFrame(5, Buffer.from([1])), encodeFrame(3, Buffer.alloc(2000, 9))];
+  const stream = Buffer.concat(frames);
+  const want = frames.map((f) => [f[4], f.subarray(FRAME_HEADER).toString('hex')]);
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 40 }), (sizes) => {
+      const d = new FrameDecoder(4096);
+      const got: [number, string][] = [];
+      const scratch = Buffer.alloc(stream.length);
+      for (let at = 0, k = 0; at < stream.length; k++) {
+        const n = Math.min(sizes[k % sizes.length]!, stream.length - at);
+        // One read buffer, overwritten by the next read: what was handed out must not change.
+        stream.copy(scratch, 0, at, at + n);
+        d.push(scratch.subarray(0, n), (kind, body) => void got.push([kind, body.toString('hex')]));
+        scratch.fill(0xee);
+        at += n;
+      }
+      assert.deepEqual(got, want);
+      assert.equal(d.buffered, 0);
+    }),
+  );
+});
+
 test('frame decoder refuses oversized and zero-length frames from the header alone', () => {
   const big = Buffer.alloc(5);
   big.writeUInt32BE(2000, 0);
@@ -86,4 +112,71 @@ test('frame decoder holds a truncated frame without emitting it', () => {
   d.push(encodeFrame(3, Buffer.alloc(100)).subarray(0, 50), () => n++);
   assert.equal(n, 0);
   assert.equal(d.buffered, 50);
+});
+
+describe('BATCH messages (hub protocol over WebSocket)', () => {
+  const frame = (i: number): Buffer => encodeCheckedEnvelope({ v: 1, origin: 'o', seq: i, ts: 1, update: { type: 'exists', user: 'u', mailbox: 'INBOX', uids: '1' as UidSetText } }, Kind.Update);
+  const spans = (msg: Buffer): number[] => {
+    const seqs: number[] = [];
+    readBatch(msg, 1, (s, e) => seqs.push(decodeEnvelope(msg.subarray(s + FRAME_HEADER, e)).seq));
+    return seqs;
+  };
+  const drainAll = (blocks: Buffer[], max: number): Buffer[] => {
+    const q = new OutgoingFrames();
+    for (const b of blocks) q.add(b);
+    const out: Buffer[] = [];
+    q.drain(max, (m) => out.push(Buffer.from(m)));
+    assert.equal(q.pendingBytes, 0);
+    return out;
+  };
+
+  it('packs a turn of frames into BATCHes no larger than allowed, in order, a lone frame as a plain UPDATE', () => {
+    const frames = Array.from({ length: 50 }, (_, i) => frame(i + 1));
+    // Blocks of several frames, as a hub relays them, and single ones, as a pusher sends.
+    const blocks = [Buffer.concat(frames.slice(0, 20)), ...frames.slice(20, 30), Buffer.concat(frames.slice(30))];
+    const size = frames[0]!.length;
+    const msgs = drainAll(blocks, 1 + 7 * size);
+    assert.ok(msgs.every((m) => m.length <= 1 + 7 * size), 'none over the limit');
+    const seqs = msgs.flatMap((m) => (m[0] === Kind.Batch ? spans(m) : [decodeEnvelope(m.subarray(1)).seq]));
+    assert.deepEqual(seqs, Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.equal(msgs.filter((m) => m[0] === Kind.Batch).length, Math.ceil(50 / 7) - 1, 'full batches, the last one holding the one left over');
+    assert.equal(msgs.at(-1)![0], Kind.Update, 'the 50th frame, alone, goes as a plain UPDATE');
+  });
+
+  it('a peer that reads no BATCH gets one plain UPDATE per frame; a frame larger than a batch goes alone', () => {
+    const frames = [frame(1), frame(2), frame(3)];
+    const plain = drainAll([Buffer.concat(frames)], 0);
+    assert.deepEqual(plain.map((m) => [m[0], decodeEnvelope(m.subarray(1)).seq]), [[3, 1], [3, 2], [3, 3]]);
+    const tiny = drainAll(frames, 10);
+    assert.equal(tiny.length, 3);
+    assert.ok(tiny.every((m) => m[0] === Kind.Update));
+  });
+
+  it('rejects hostile BATCHes, naming what is wrong, after handing out the frames before the bad one', () => {
+    const good = frame(1);
+    const cases: [string, Buffer, RegExp, number][] = [
+      ['empty', Buffer.from([Kind.Batch]), /empty BATCH/, 0],
+      ['truncated header', Buffer.concat([Buffer.from([Kind.Batch]), good, Buffer.from([0, 0])]), /truncated frame header/, 1],
+      ['zero length', Buffer.concat([Buffer.from([Kind.Batch]), good, Buffer.from([0, 0, 0, 0, 3])]), /zero-length/, 1],
+      ['runs past the end', Buffer.concat([Buffer.from([Kind.Batch]), good, good.subarray(0, good.length - 1)]), /past the message/, 1],
+      ['a HELLO inside', Buffer.concat([Buffer.from([Kind.Batch]), good, encodeHello({ v: 1, origin: 'x', listen: true })]), /kind 1/, 1],
+      ['a BATCH inside', Buffer.concat([Buffer.from([Kind.Batch]), Buffer.from([0, 0, 0, 1, Kind.Batch])]), /kind 6/, 0],
+    ];
+    for (const [what, msg, why, before] of cases) {
+      let handed = 0;
+      assert.throws(() => readBatch(msg, 1, () => handed++), (err: PipeError) => err.code === 'BAD_FRAME' && why.test(err.message), what);
+      assert.equal(handed, before, `${what}: frames before the bad one`);
+    }
+  });
+
+  it('HELLO and WELCOME carry an optional batch limit; a bad one is BAD_FRAME', () => {
+    const hello = (o: object): Buffer => encodeHello(o as never).subarray(FRAME_HEADER);
+    assert.equal(decodeHello(hello({ v: 1, origin: 'a', listen: true, batch: 65536 })).batch, 65536);
+    assert.equal(decodeHello(hello({ v: 1, origin: 'a', listen: true })).batch, undefined, 'an older client says nothing: it gets plain UPDATEs');
+    for (const batch of [0, 63, -1, 1.5, '64', true, 2 ** 60]) {
+      assert.throws(() => decodeHello(hello({ v: 1, origin: 'a', listen: true, batch })), /batch must be an integer/, String(batch));
+    }
+    const welcome = encodeWelcome({ v: 1, epoch: 'e', first: 1, resync: false, batch: 4096 }).subarray(FRAME_HEADER);
+    assert.equal(decodeWelcome(welcome).batch, 4096);
+  });
 });
