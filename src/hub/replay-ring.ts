@@ -37,8 +37,10 @@ export class ReplayRing {
   }
 
   /**
-   * Stores the frame at `block[start, end)` without copying: for a block the caller copied
-   * for this (a run of frames from one read), which nothing else writes to.
+   * Stores the frame at `block[start, end)` without copying: for a block nothing writes to
+   * again (a socket read, a WebSocket message, or a copy made for this), shared by a run of
+   * frames. The caller copies a short run of a long block, so what is held stays near what
+   * is counted.
    */
   keep(block: Buffer, start: number, end: number): number {
     if (this.end - this.start === this.maxFrames) this.dropOldest();
