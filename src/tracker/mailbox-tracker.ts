@@ -296,6 +296,14 @@ export class MailboxTracker {
     this.index = target;
     if (old !== null && old.uidValidity === target.uidValidity && this.sessions.size > 0) {
       diffMessages(old.messages, target.messages, (_d, uid) => this.touch(uid, undefined));
+      // Same flags at a newer modseq is news too: a session whose own FETCH told its client
+      // other flags in between (storage ahead of the old index) must compare again, and the
+      // update that carried the change is older than this read, so it will come as stale.
+      const { uids } = target.messages;
+      for (const uid of uids) {
+        const m = target.modseqOf(uid);
+        if (m !== undefined && m !== old.modseqOf(uid)) this.touch(uid, undefined);
+      }
     }
     // Changes a view held back for want of a modseq can be told now: wake its IDLE.
     for (const view of this.sessions.values()) view.nudge();

@@ -230,3 +230,30 @@ test('a late flags update (overtaken by newer ones of its origin) re-reads stora
   assert.deepEqual(lines(session.poll({ allowExpunge: true })), ['2 FETCH 2 (\\Seen)']);
   assert.equal(requests.length, 0);
 });
+
+test('a newer read with the flags the index already had still tells a session whose own FETCH showed its client other flags in between', async () => {
+  // Found by the tracker property test (CI, seed 1536820935): the session's client kept
+  // $Work after storage went back to no flags, because the read that replaced the index
+  // had the same flags as the old index and the update that carried the change was then
+  // older than the read.
+  const { registry } = testRegistry();
+  const storage = new Storage();
+  storage.append(1);
+  const a = await registry.select('alice', 'INBOX', async () => storage.read());
+  const client = new ClientModel(storage.read());
+  const first = storage.setFlags(1, ['$Work']); // its update is still in the pipe
+  // Session A FETCHes FLAGS from storage, ahead of the tracker.
+  a.told(1, ['$Work'], first);
+  client.msgs[0]!.flags = '$work';
+  const second = storage.setFlags(1, []); // its update too
+  // Another session SELECTs: its read (no flags, at the newer modseq) becomes the index.
+  const b = await registry.select('alice', 'INBOX', async () => storage.read());
+  registry.apply(update({ type: 'flags', user: 'alice', mailbox: 'INBOX', uid: 1, flags: ['$Work'], modseq: first }));
+  registry.apply(update({ type: 'flags', user: 'alice', mailbox: 'INBOX', uid: 1, flags: [], modseq: second }));
+  await settle();
+  const told = a.poll({ allowExpunge: true });
+  assert.deepEqual(lines(told), ['1 FETCH 1 ()']);
+  client.apply(told, true);
+  client.matches(storage);
+  assert.deepEqual(b.poll({ allowExpunge: true }), [], 'the new session was shown the read itself');
+});
