@@ -17,7 +17,7 @@
  */
 import { build } from 'esbuild-wasm';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,6 +79,29 @@ const loaded = loadBundle(bundle);
 await loaded.exports[entry](argv).catch(() => {}); // no listener: the edit is saved, the push fails
 writeCodeCache(bundle, loaded.source, loaded.script.createCachedData());
 `;
+
+// The executable (src/cli/launch.ts) as CommonJS with what it needs inside; main.js and
+// the bundles stay beside it. `import.meta.url` becomes the file's own URL.
+{
+  const outfile = 'dist/src/cli/updatepipe.cjs';
+  await build({
+    absWorkingDir: root,
+    entryPoints: ['dist/src/cli/launch.js'],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['./main.js'],
+    define: { 'import.meta.url': '__launch_url' },
+    banner: { js: '#!/usr/bin/env node\nvar __launch_url = require("node:url").pathToFileURL(__filename).href;' },
+    minifySyntax: true,
+    logLevel: 'warning',
+  });
+  const text = readFileSync(path.join(root, outfile), 'utf8');
+  if (!/\bimport\("\.\/main\.js"\)/.test(text)) throw new Error(`${outfile}: main.js must stay a dynamic import (an ES module)`);
+  chmodSync(path.join(root, outfile), 0o755);
+}
 
 for (const name of ['push', 'mail']) {
   for (const format of ['esm', 'cjs']) {

@@ -1,8 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Path of the CLI entry point, for running `updatepipe` as a child process. */
-export const CLI_PATH = fileURLToPath(new URL('./main.js', import.meta.url));
+/**
+ * Path of the CLI entry point, for running `updatepipe` as a child process: the executable
+ * the package installs (updatepipe.cjs, made by scripts/bundle.mjs), or main.js in a
+ * plain `tsc` build without it.
+ */
+export const CLI_PATH = [new URL('./updatepipe.cjs', import.meta.url), new URL('./main.js', import.meta.url)].map((u) => fileURLToPath(u)).find((p) => existsSync(p))!;
 
 export interface RunResult {
   code: number | null;
