@@ -20,6 +20,8 @@ export interface MailboxPaths {
 
 export const UIDLIST_FILE = 'updatepipe-uidlist';
 export const KEYWORDS_FILE = 'updatepipe-keywords';
+/** The watcher's record of a mailbox's last scan (src/maildir/watch/scan-mark.ts). */
+export const SCAN_MARK_FILE = 'updatepipe-scanned';
 /** Maildir++ marks sub-folders with this empty file (delivery agents look for it). */
 export const FOLDER_MARKER_FILE = 'maildirfolder';
 

@@ -12,7 +12,7 @@ import { readKeywordTable, writeKeywordTable, type KeywordTable } from './keywor
 import { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockOptions } from './lock-file.js';
 import { lockMailbox, noSuchMailbox, withMailboxLock } from './mailbox-lock.js';
 import { HIERARCHY_SEPARATOR, INBOX, isInbox, isSameOrBelow, normalizeMailboxName } from './mailbox-name.js';
-import { isMaildir, mailboxPaths, type MailboxPaths } from './mailbox-paths.js';
+import { isMaildir, mailboxPaths, SCAN_MARK_FILE, type MailboxPaths } from './mailbox-paths.js';
 import { createFolderMailbox, deleteFolderMailbox, listFolderMailboxes, reconcileFolders, renameFolderMailboxes, type FolderChanges } from './mailbox-tree.js';
 import { formatMaildirFilename, normalizeLetters } from './maildir-filename.js';
 import { locateMessageFile, scanMessageFiles, type OddFile, type MessageFile } from './message-scan.js';
@@ -478,16 +478,23 @@ export class MaildirStore {
 
   /**
    * Holding the lock, no writer can be using temp files of the list or keyword table, so
-   * any left are from a crash; old files in tmp/ are abandoned deliveries. Debris is rare
-   * and harmless: each mailbox is swept at most once a minute per process, not on every
-   * scan (three directory reads each).
+   * any left are from a crash; old files in tmp/ are abandoned deliveries. The watcher's
+   * scan mark is written without the lock, but taking its temp file from a live writer
+   * only costs it the mark (its rename fails; the next takeover scans the mailbox).
+   * Debris is rare and harmless: each mailbox is swept at most once a minute per process,
+   * not on every scan (a few directory reads each).
    */
   private async cleanUpAfterCrashes(paths: MailboxPaths): Promise<void> {
     const now = Date.now();
     if (now - (this.swept.get(paths.dir) ?? 0) < CLEANUP_EVERY_MS) return;
     if (this.swept.size > 100_000) this.swept.clear();
     this.swept.set(paths.dir, now);
-    await Promise.all([removeLeftoverTempFiles(paths.uidList), removeLeftoverTempFiles(paths.keywords), removeAbandonedDeliveries(paths)]);
+    await Promise.all([
+      removeLeftoverTempFiles(paths.uidList),
+      removeLeftoverTempFiles(paths.keywords),
+      removeLeftoverTempFiles(path.join(paths.dir, SCAN_MARK_FILE)),
+      removeAbandonedDeliveries(paths),
+    ]);
   }
 
   /**

@@ -89,6 +89,16 @@ test('a leftover temp UID list is ignored and cleaned up by the next process to 
     await assert.rejects(stat(leftover), { code: 'ENOENT' });
   }));
 
+test("a watcher's scan-mark temp file left by a crash is cleaned up by the next process to look", () =>
+  withStore(async (store, root) => {
+    await store.append(USER, 'INBOX', message('a'));
+    const leftover = path.join(root, USER, 'updatepipe-scanned.tmp.12345');
+    await writeFile(leftover, 'v1 1:2 3 4:5 6 7\n');
+    await new MaildirStore(root).sync(USER, 'INBOX');
+    await assert.rejects(stat(leftover), { code: 'ENOENT' });
+    assert.ok((await readdir(path.join(root, USER))).includes('updatepipe-uidlist'), 'the list itself stays');
+  }));
+
 test('a message in new/ without a UID list entry is numbered exactly once, even by racing syncs', () =>
   withStore(async (store, root) => {
     await store.append(USER, 'INBOX', message('numbered'));

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { SCAN_MARK_FILE } from '../mailbox-paths.js';
 import type { DirIdentity } from './dir-watches.js';
 
 /**
@@ -15,7 +16,6 @@ export interface ScanMark {
   cur: DirIdentity;
 }
 
-export const SCAN_MARK_FILE = 'updatepipe-scanned';
 const LINE = /^v1 ([0-9]+:[0-9]+) ([0-9.]+) ([0-9]+:[0-9]+) ([0-9.]+) ([0-9]+)\n$/;
 
 export function readScanMark(mailboxDir: string): ScanMark | null {
