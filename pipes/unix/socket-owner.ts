@@ -5,6 +5,7 @@ import type { Envelope } from '../../src/envelope/envelope.js';
 import { FRAME_HEADER, FrameDecoder, type OnFrameAt } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
 import { FlowControl } from '../../src/hub/flow-control.js';
+import { MAX_BATCH } from '../../src/hub/hub-client-pipe.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { BatchWriter } from './batch-writer.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, type Hello } from '../../src/hub/hub-protocol.js';
@@ -38,11 +39,10 @@ class Peer {
   taken = 0;
   acked = 0;
   ackScheduled = false;
-  /** The UPDATE frames of the current read not yet relayed: buf[runStart, runEnd), frame ends in runEnds. */
+  /** The UPDATE frames of the current read not yet relayed: buf[runStart, runEnd). */
   runBuf: Buffer | null = null;
   runStart = 0;
   runEnd = 0;
-  readonly runEnds: number[] = [];
   constructor(
     readonly socket: net.Socket,
     maxFrame: number,
@@ -51,9 +51,6 @@ class Peer {
     this.out = new BatchWriter(socket);
   }
 }
-
-/** As many frames as the hub client puts in one batch (MAX_BATCH there). */
-const ACK_EVERY = 256;
 
 function sendAck(peer: Peer): void {
   peer.ackScheduled = false;
@@ -140,12 +137,12 @@ export class SocketOwner {
         return;
       }
       this.flushRun(peer);
-      // A read that completes a pusher's batch (ACK_EVERY frames) is acknowledged at once:
+      // A read that completes a pusher's batch (MAX_BATCH frames) is acknowledged at once:
       // a pusher with a burst in flight gets that part back while the rest is still on its
       // way, and keeps sending (acknowledging once a turn, after every read of a whole
       // window, had pusher and owner take turns being idle). Smaller remainders wait for
       // the end of the turn: one ACK write per read cost the owner more than it saved.
-      if (peer.taken - peer.acked >= ACK_EVERY) sendAck(peer);
+      if (peer.taken - peer.acked >= MAX_BATCH) sendAck(peer);
       else if (peer.taken > peer.acked && !peer.ackScheduled) {
         peer.ackScheduled = true;
         setImmediate(sendAck, peer);
@@ -181,34 +178,21 @@ export class SocketOwner {
       peer.runStart = start;
       this.openRun = peer;
     }
-    peer.runEnds.push(end);
     peer.runEnd = end;
     this.opts.onUpdate(env);
     peer.taken++;
   }
 
   /**
-   * Relays the frames of `peer`'s current read: one copy of the whole run (the read's
-   * chunk may be large, and the replay ring keeps frames), one write per listener.
+   * Relays the frames of `peer`'s current read as one block (kept by the replay ring as
+   * a view of the read where it can), one write per listener.
    */
   private flushRun(peer: Peer): void {
     const buf = peer.runBuf;
     if (buf === null) return;
     peer.runBuf = null;
     if (this.openRun === peer) this.openRun = null;
-    const base = peer.runStart;
-    // A socket read is a buffer of its own, exactly as long as what was read, and nothing
-    // writes to it again: the ring may keep the run as a view of it. A short run of a
-    // long buffer is copied instead, so the ring never holds much more than it counts.
-    const view = buf.subarray(base, peer.runEnd);
-    const block = view.length * 2 >= buf.length ? view : Buffer.from(view);
-    let s = 0;
-    for (const e of peer.runEnds) {
-      this.ring.keep(block, s, e - base);
-      s = e - base;
-    }
-    peer.runEnds.length = 0;
-    this.relay(block, peer);
+    this.relay(this.ring.keepRun(buf, peer.runStart, peer.runEnd), peer);
   }
 
   private welcome(peer: Peer, hello: Hello): void {

@@ -9,6 +9,7 @@ import { PipeError } from '../../src/errors.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, unprefixed, type Hello } from '../../src/hub/hub-protocol.js';
 import { MAX_BATCH_BYTES, OutgoingFrames, readBatch } from '../../src/hub/batch-frames.js';
 import { FlowControl } from '../../src/hub/flow-control.js';
+import { MAX_BATCH } from '../../src/hub/hub-client-pipe.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { TickCork } from './tick-cork.js';
 import { WIRE_LIMITS } from './wire-limits.js';
@@ -48,9 +49,6 @@ interface Client {
   /** The largest BATCH it reads (its HELLO said), capped at ours; 0: plain UPDATEs only. */
   maxBatch: number;
 }
-
-/** As many frames as a hub client puts in one batch (MAX_BATCH there): acknowledged at once. */
-const ACK_EVERY = 256;
 
 /**
  * `updatepipe hub`: relays every update to every other connected client, numbered for
@@ -196,7 +194,7 @@ export class WsHub {
       this.fanOut(frame, 1, c);
     } else if (kind === Kind.Batch) this.onBatch(c, data);
     else throw new PipeError('BAD_FRAME', `unexpected frame kind ${kind}`);
-    if (c.taken - c.acked >= ACK_EVERY) this.sendAck(c);
+    if (c.taken - c.acked >= MAX_BATCH) this.sendAck(c);
     else if (!this.ackScheduled.has(c)) {
       this.ackScheduled.add(c);
       setImmediate(() => this.sendAck(c));
@@ -214,18 +212,7 @@ export class WsHub {
         end = e;
       });
     } finally {
-      if (good > 0) {
-        // A message is a buffer of its own that nothing writes to again: the ring may
-        // keep views of it, unless it would hold much more than it counts.
-        const view = data.subarray(1, end);
-        const block = view.length * 2 >= data.length ? view : Buffer.from(view);
-        for (let off = 0; off < block.length; ) {
-          const e = off + 4 + block.readUInt32BE(off);
-          this.ring.keep(block, off, e);
-          off = e;
-        }
-        this.fanOut(block, good, c);
-      }
+      if (good > 0) this.fanOut(this.ring.keepRun(data, 1, end), good, c);
     }
   }
 

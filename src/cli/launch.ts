@@ -10,7 +10,7 @@
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from './code-cache.js';
-import { exitCodeOf, PipeError } from '../errors.js';
+import { fail } from './fail.js';
 
 type FastEntry = { fastPush?: (argv: string[]) => Promise<boolean>; fastMail?: (argv: string[]) => Promise<boolean> };
 
@@ -28,8 +28,5 @@ fast(process.argv.slice(2)).then(
   async (done) => {
     if (!done) await import('./main.js');
   },
-  (err: unknown) => {
-    process.stderr.write(`updatepipe: ${err instanceof PipeError ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
-    process.exit(exitCodeOf(err));
-  },
+  fail,
 );

@@ -1,19 +1,12 @@
 #!/usr/bin/env node
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { exitCodeOf, PipeError } from '../errors.js';
+import { fail } from './fail.js';
 
 // Node 22+ caches compiled code between runs: a large part of a short command's start-up.
 // Node 20 cannot; the bundles carry a code cache of their own for it (see fastEntry).
 const enableCompileCache = (module as { enableCompileCache?: () => unknown }).enableCompileCache;
 enableCompileCache?.();
-
-function fail(err: unknown): never {
-  const code = exitCodeOf(err);
-  const msg = err instanceof PipeError ? err.message : ((err as Error)?.stack ?? String(err));
-  process.stderr.write(`updatepipe: ${msg}\n`);
-  process.exit(code);
-}
 
 type PushEntry = typeof import('./push-entry.js');
 type MailEntry = typeof import('./mail-entry.js');

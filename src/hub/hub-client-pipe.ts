@@ -55,8 +55,9 @@ class Batch {
  * A bound on one batch: the hub acknowledges per read, so a burst of thousands settles
  * piece by piece and a caller's rolling window keeps moving (one batch per 2048-push
  * window emptied the whole window before the next push: a round trip of idle per window).
+ * Hubs acknowledge at once a read or message that brings this many frames.
  */
-const MAX_BATCH = 256;
+export const MAX_BATCH = 256;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -37,11 +37,23 @@ export class ReplayRing {
   }
 
   /**
-   * Stores the frame at `block[start, end)` without copying: for a block nothing writes to
-   * again (a socket read, a WebSocket message, or a copy made for this), shared by a run of
-   * frames. The caller copies a short run of a long block, so what is held stays near what
-   * is counted.
+   * Stores the whole length-prefixed frames at `source[start, end)` and returns them as one
+   * block to relay. `source` must be a buffer nothing writes to again (a socket read, a
+   * WebSocket message): the ring keeps a view of it, or a copy when the run is a short
+   * part of it, so what is held stays near what is counted.
    */
+  keepRun(source: Buffer, start: number, end: number): Buffer {
+    const view = source.subarray(start, end);
+    const block = view.length * 2 >= source.length ? view : Buffer.from(view);
+    for (let off = 0; off < block.length; ) {
+      const e = off + 4 + block.readUInt32BE(off);
+      this.keep(block, off, e);
+      off = e;
+    }
+    return block;
+  }
+
+  /** Stores the frame at `block[start, end)` without copying (see keepRun). */
   keep(block: Buffer, start: number, end: number): number {
     if (this.end - this.start === this.maxFrames) this.dropOldest();
     const i = this.end % this.maxFrames;
