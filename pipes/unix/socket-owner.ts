@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { decodeEnvelopeAt } from '../../src/envelope/codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
@@ -10,6 +9,7 @@ import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { BatchWriter } from './batch-writer.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, type Hello } from '../../src/hub/hub-protocol.js';
 import { bindSocket, stillOurs, unlinkIfOurs } from './socket-file.js';
+import { randomBytes } from '../../src/random-bytes.js';
 
 export interface OwnerOptions {
   mode: number;

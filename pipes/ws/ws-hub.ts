@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
@@ -14,6 +13,7 @@ import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
 import { TickCork } from './tick-cork.js';
 import { WIRE_LIMITS } from './wire-limits.js';
 import { bearer, type TokenSet } from './tokens.js';
+import { randomBytes } from '../../src/random-bytes.js';
 
 export interface HubOptions {
   /** null only with an explicit --insecure-no-auth. */

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { MailboxName, Update, UserName } from '../update/update.js';
 import { HOST, parseHolder, processIsGone } from './lock-file.js';
+import { randomBytes } from '../random-bytes.js';
 
 /**
  * Changes that other tools made to the Maildir, found by a scan and now recorded in the

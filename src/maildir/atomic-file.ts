@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { randomBytes } from '../random-bytes.js';
 
-const fsyncFd = promisify(fsync);
+/** fsync on the thread pool: the one call of the store that waits for the disk. */
+export const fsyncFd = promisify(fsync);
 
 const TEMP_INFIX = '.tmp.';
 

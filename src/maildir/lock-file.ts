@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PipeError } from '../errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { randomBytes } from '../random-bytes.js';
 
 export interface LockOptions {
   /** Give up (PipeError TIMEOUT) after waiting this long in total. */

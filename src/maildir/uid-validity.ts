@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PipeError } from '../errors.js';
 import { MAX_UID } from '../update/uid-set.js';
@@ -16,7 +16,12 @@ const COUNTER_FILE = 'updatepipe-uidvalidity';
 export async function allocateUidValidity(userDir: string, lockOptions: LockOptions): Promise<number> {
   const file = path.join(userDir, COUNTER_FILE);
   return withLock(`${file}.lock`, lockOptions, async () => {
-    const last = Number((await readFile(file, 'utf8').catch(() => '0')).trim());
+    let last = 0;
+    try {
+      last = Number(readFileSync(file, 'utf8').trim()); // a small file: synchronous, see atomic-file.ts
+    } catch {
+      // none yet
+    }
     const floor = Number.isSafeInteger(last) && last > 0 ? last : 0;
     const next = Math.max(Math.floor(Date.now() / 1000), floor + 1);
     if (next > MAX_UID) throw new PipeError('INTERNAL', `UIDVALIDITY space exhausted in ${userDir}`);

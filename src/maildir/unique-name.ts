@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { randomBytes } from '../random-bytes.js';
 
 let sequence = 0;
 

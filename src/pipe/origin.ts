@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Origin, Seq } from '../envelope/envelope.js';
+import { randomBytes } from '../random-bytes.js';
 
 /** A fresh origin per pipe instance: a restarted process never reuses an old (origin, seq). */
 export function newOrigin(): Origin {

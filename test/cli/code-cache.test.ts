@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cacheFileOf, loadBundle, readCodeCache } from '../../src/cli/code-cache.js';
+import { BUILD_STAMP, buildIdOf, cacheFileOf, readCodeCache } from '../../src/cli/code-cache.js';
 
 /**
  * The build's code cache for Node 20 (scripts/bundle.mjs, src/cli/code-cache.ts): used when
@@ -51,34 +51,45 @@ test('a missing, stale or damaged cache is refused and the bundle still works', 
   const source = await readFile(built, 'utf8');
   const good = await readFile(cacheFileOf(built));
   const header = good.indexOf(0x0a) + 1;
-  const flipped = Buffer.from(good);
-  flipped[header + 100] = flipped[header + 100]! ^ 0xff;
-  // The same length as the bundle (all V8 itself would check), one character changed.
-  const i = source.indexOf('empty message');
-  const stale = `${source.slice(0, i)}EMPTY message${source.slice(i + 'empty message'.length)}`;
-  const cases: [string, Buffer | null][] = [
-    ['missing', null],
-    ['damaged', flipped],
-    ['truncated', good.subarray(0, good.length - 1000)],
-    ['not ours', Buffer.from('garbage that is no cache at all')],
+  // Bytes deep in V8's data: without --verify-snapshot-checksum, V8 20 read such a cache
+  // as code and crashed (SIGSEGV, "unreachable code") or ran it.
+  const damaged = [100, 5_000, Math.floor((good.length - header) / 2)].map((at) => {
+    const copy = Buffer.from(good);
+    copy[header + at] = copy[header + at]! ^ 0xff;
+    return copy;
+  });
+  const cases: [string, Buffer | null, 'here' | 'V8'][] = [
+    ['missing', null, 'here'],
+    ['not ours', Buffer.from('garbage that is no cache at all'), 'here'],
+    ['another build', Buffer.concat([Buffer.from(`updatepipe-code-cache/2 ${'0'.repeat(32)}\n`), good.subarray(header)]), 'here'],
+    ['truncated', good.subarray(0, good.length - 1000), 'V8'],
+    ...damaged.map((d, i): [string, Buffer, 'V8'] => [`damaged ${i + 1}`, d, 'V8']),
   ];
-  for (const [why, data] of cases) {
+  for (const [why, data, refuser] of cases) {
     await rm(cacheFileOf(bundle), { force: true });
     if (data) await writeFile(cacheFileOf(bundle), data);
-    assert.equal(readCodeCache(bundle, source), undefined, `${why}: refused`);
+    assert.equal(readCodeCache(bundle, source) === undefined, refuser === 'here', `${why}: refused by ${refuser}`);
     const r = runCopy();
     assert.equal(r.status, 0, `${why}: ${r.stderr}`);
     assert.equal(r.cached, false, why);
     assert.match(r.stdout, /^\d+\n$/, why);
   }
-  assert.equal(stale.length, source.length);
+  // A rebuilt bundle: other text (here of the same length, all V8 compares) and so another stamp.
+  const i = source.indexOf('empty message');
+  const id = buildIdOf(source)!;
+  const rebuilt = `${source.slice(0, i)}EMPTY message${source.slice(i + 'empty message'.length)}`.replace(id, id.replace(/./, (c) => (c === 'a' ? 'b' : 'a')));
+  assert.equal(rebuilt.length, source.length);
+  assert.notEqual(buildIdOf(rebuilt), id);
   await writeFile(cacheFileOf(bundle), good);
-  await writeFile(bundle, stale);
-  assert.equal(readCodeCache(bundle, stale), undefined, 'stale: refused');
+  await writeFile(bundle, rebuilt);
+  assert.equal(readCodeCache(bundle, rebuilt), undefined, 'rebuilt: refused');
   const r = runCopy();
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.cached, false, 'stale');
+  assert.equal(r.cached, false, 'rebuilt');
   assert.match(r.stdout, /^\d+\n$/);
+  // No stamp, no cache.
+  assert.equal(buildIdOf(source.slice(0, source.lastIndexOf(BUILD_STAMP))), undefined);
+  await copyFile(built, bundle);
 });
 
 test('a bundle run from its cache still loads the backends left outside it (a cached script has no import() of its own)', () => {

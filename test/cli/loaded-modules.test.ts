@@ -45,6 +45,11 @@ Module._resolveFilename = function (...args) {
   appendFileSync(${JSON.stringify(log())}, 'cjs:' + r + '\\n');
   return r;
 };
+// Built-ins bypass resolution: what the process loaded is in its module list at exit.
+process.on('exit', () => {
+  const names = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => 'builtin:' + m.slice(13));
+  appendFileSync(${JSON.stringify(log())}, names.join('\\n') + '\\n');
+});
 `,
   );
   const register = path.join(dir, 'register.mjs');
@@ -79,6 +84,12 @@ function assertBundled(urls: string[], name: 'push' | 'mail'): void {
     // (The hooks see the entry itself, which --import makes Node resolve through them.)
     const entry = pathToFileURL(CLI_PATH).href;
     assert.deepEqual(urls.filter((u) => u.startsWith('file:') && u !== entry), [], 'no ES module resolved');
+    // Built-ins the bundles load only on first use (scripts/bundle.mjs): not used by these
+    // runs. (node:module cannot be told apart: this test's own hooks load it.)
+    assert.ok(urls.includes('builtin:net'), 'the exit hook listed the built-ins');
+    for (const unused of ['crypto', 'fs/promises', 'timers/promises', 'readline']) {
+      assert.ok(!urls.includes(`builtin:${unused}`), `node:${unused} loaded`);
+    }
   } else assert.ok(urls.some((u) => u.endsWith(`/${name}-bundle.js`)), `the hook saw the bundle (${urls.length} modules)`);
   assert.ok(!urls.some((u) => u.endsWith(`/${name}-entry.js`) || u.includes('/cli/commands/')), 'no unbundled CLI module');
 }
