@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
 import fc from 'fast-check';
-import { decodeEnvelope, encodeCheckedEnvelope, encodeEnvelope, packValue } from '../../src/envelope/codec.js';
+import { decodeEnvelope, decodeEnvelopeAt, encodeCheckedEnvelope, encodeEnvelope, packValue } from '../../src/envelope/codec.js';
 import { ENVELOPE_VERSION, type Envelope } from '../../src/envelope/envelope.js';
 import { encodeFrame, FRAME_HEADER, FrameDecoder } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
@@ -19,6 +19,28 @@ const env: Envelope = {
 
 test('envelope round-trips through msgpack', () => {
   assert.deepEqual(decodeEnvelope(encodeEnvelope(env)), env);
+});
+
+test('frames read out of a larger buffer decode as on their own, small ones through a scratch copy that nothing keeps', () => {
+  // Small frames (< 180 bytes) are copied to a scratch buffer first (msgpackr's fast paths
+  // look at the absolute end offset); larger ones are read in place. Both, side by side.
+  const long = { ...env, update: { ...env.update, mailbox: `Archive/${'x'.repeat(300)}` } };
+  const envs = [env, long, { ...env, seq: 8, update: { ...env.update, uid: 6 } }, long, { ...env, origin: 'other', seq: 1 }];
+  const bodies = envs.map((e) => encodeEnvelope(e));
+  assert.ok(bodies[0]!.length < 180 && bodies[1]!.length >= 180, `${bodies[0]!.length} / ${bodies[1]!.length}`);
+  const chunk = Buffer.concat([Buffer.from('junk'), ...bodies]);
+  const decoded: Envelope[] = [];
+  let at = 4;
+  for (const b of bodies) {
+    decoded.push(decodeEnvelopeAt(chunk, at, at + b.length));
+    at += b.length;
+  }
+  // Each result stays as decoded after the later frames went through the same scratch.
+  assert.deepEqual(decoded, envs);
+  // A binary value (a view of the source) is refused, not kept.
+  const bin = packValue({ ...env, origin: Buffer.from('abc') });
+  assert.ok(bin.length < 180);
+  assert.throws(() => decodeEnvelopeAt(Buffer.concat([Buffer.alloc(3), bin]), 3, 3 + bin.length), (e: unknown) => e instanceof PipeError && e.code === 'BAD_INPUT');
 });
 
 test('bad envelopes: each fails with a typed error naming the problem', () => {
