@@ -116,29 +116,39 @@ const training = (dir, sock) => ({
 
 const TRAIN = `
 import { loadBundle, writeCodeCache } from './dist/src/cli/code-cache.js';
-const [bundle, entry, runs] = process.argv.slice(1);
+const [bundle, entry, runs, listening] = process.argv.slice(1);
 const loaded = loadBundle(bundle);
-for (const argv of JSON.parse(runs)) await loaded.exports[entry](argv);
+for (const argv of JSON.parse(runs)) {
+  // Without a listener the edit is saved and the push fails: the cache then lacks the push.
+  await loaded.exports[entry](argv).catch((err) => { if (listening === 'yes') throw err; });
+}
 writeCodeCache(bundle, loaded.source, loaded.script.createCachedData());
 `;
 
-/** Runs `fn` with `updatepipe listen` on `sock` (the tsc build's main.js), stopped after. */
+/**
+ * Runs `fn(true)` with `updatepipe listen` on `sock` (the tsc build's main.js), stopped
+ * after; `fn(false)` with a warning where no listener starts (the build still works).
+ */
 async function withListener(sock, fn) {
   const listener = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'listen', '--pipe', `unix:${sock}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
-    await new Promise((resolve, reject) => {
+    let timer;
+    const started = await new Promise((resolve, reject) => {
       let err = '';
-      const timer = setTimeout(() => reject(new Error(`the training listener did not start: ${err}`)), 20_000);
+      timer = setTimeout(() => reject(new Error(`the training listener did not start: ${err}`)), 20_000);
       listener.stderr.on('data', (d) => {
         err += d;
-        if (/ready/.test(err)) {
-          clearTimeout(timer);
-          resolve();
-        }
+        if (/ready/.test(err)) resolve(undefined);
       });
+      listener.on('error', reject);
       listener.on('exit', (code) => reject(new Error(`the training listener exited (${code}): ${err}`)));
-    });
-    return fn();
+    })
+      .finally(() => clearTimeout(timer))
+      .then(
+        () => true,
+        (e) => (console.warn(`bundle: training the code cache without a listener: ${e.message}`), false),
+      );
+    return fn(started);
   } finally {
     listener.kill('SIGTERM');
   }
@@ -186,7 +196,9 @@ for (const name of ['push', 'mail']) {
     const entry = name === 'push' ? 'fastPush' : 'fastMail';
     const sock = path.join(dir, 'train.sock');
     const runs = JSON.stringify(training(dir, sock)[name]);
-    const r = await withListener(sock, () => spawnSync(process.execPath, ['--input-type=module', '-e', TRAIN, bundle, entry, runs], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' }));
+    const r = await withListener(sock, (listening) =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', TRAIN, bundle, entry, runs, listening ? 'yes' : 'no'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' }),
+    );
     if (r.status !== 0) throw new Error(`training run of the ${name} bundle failed: ${r.stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
