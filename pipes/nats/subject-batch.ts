@@ -59,7 +59,10 @@ function encodeBatch(parts: Buffer[], bytes: number): Buffer {
     out.writeUInt16BE(n, 1);
   }
   let at = head;
-  for (const p of parts) at += p.copy(out, at);
+  for (const p of parts) {
+    out.set(p, at); // not p.copy: its argument checks cost more than the copy of ~100 bytes
+    at += p.length;
+  }
   return out;
 }
 

@@ -44,3 +44,22 @@ test('subject tokens: dots, wildcards, spaces, non-ASCII and long names are safe
   assert.equal(subjectFor('p', { type: 'resync', user: '*' }), 'p.~.~');
   assert.equal(subjectFor('p', { type: 'resync', user: 'al' }), 'p.al.~');
 });
+
+test('subjectFor remembers only the very names it was given (it keeps the last subject)', () => {
+  // Any order of prefixes, users, mailboxes and mailbox-less or all-users updates gives
+  // the subject built from scratch: the remembered one is never handed to other names.
+  const fresh = (prefix: string, user: string, mailbox?: string): string =>
+    `${prefix}.${user === '*' ? '~' : encodeToken(user)}.${mailbox === undefined ? '~' : encodeToken(mailbox)}`;
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom('p', 'q'), fc.constantFrom('al', 'bo', 'a.b', '*'), fc.option(fc.constantFrom('INBOX', 'Sent', 'a.b'), { nil: undefined })), { maxLength: 30 }),
+      (steps) => {
+        for (const [prefix, user, mailbox] of steps) {
+          const u = user === '*' || mailbox === undefined ? ({ type: 'resync', user, ...(user !== '*' && mailbox !== undefined ? { mailbox } : {}) } as const) : ({ type: 'exists', user, mailbox, uids: '1' as never } as const);
+          const want = fresh(prefix, user, user === '*' ? undefined : mailbox);
+          assert.equal(subjectFor(prefix, u), want, JSON.stringify(u));
+        }
+      },
+    ),
+  );
+});
