@@ -14,10 +14,12 @@ test('the asked number of bytes, fresh each time, across refills of the pool and
     const b = randomBytes(n);
     assert.equal(b.length, n);
     total += n;
-    // Every 4-byte window of every draw is new: the pool never hands out bytes twice.
-    for (let at = 0; at + 4 <= n; at += 4) {
-      const key = b.toString('hex', at, at + 4);
-      assert.ok(!seen.has(key), `repeated bytes ${key} after ${total} bytes`);
+    // No draw of 8 bytes or more comes twice (a pool that handed out bytes again would
+    // repeat one; by chance, 2^-64). Shorter draws collide by chance too often to check:
+    // 32-bit windows of ~50 KB repeat in a few percent of runs (birthday bound).
+    if (n >= 8) {
+      const key = b.toString('hex');
+      assert.ok(!seen.has(key), `repeated draw ${key} after ${total} bytes`);
       seen.add(key);
     }
   }
