@@ -1,11 +1,14 @@
 /**
  * The `updatepipe` executable (package.json `bin`; scripts/bundle.mjs makes it into
- * dist/src/cli/updatepipe.cjs). It is CommonJS so that `push` and `mail` on Node 20 start
- * without the ES module loader: its set-up, and a thread-pool read for each module of the
- * entry, took ~13 ms of `mail add` (marks from a preload script, three runs side by side
+ * dist/src/cli/updatepipe.cjs). It is CommonJS so that `push` and `mail` start without the
+ * ES module loader: its set-up, and a thread-pool read for each module of the entry, took
+ * ~13 ms of `mail add` on Node 20 (marks from a preload script, three runs side by side
  * against main.js: add → UID printed 50–57 ms after Node's bootstrap, 37–39 ms from here).
- * Node 22+ and every other command go through main.js as before; so does a `push` or
- * `mail` line the fast parsers do not take (commander explains it).
+ * They run the CommonJS bundle: on Node 20 through `vm.Script` with the build's code cache
+ * (code-cache.ts), on Node 22.1+ by `require` with Node's own compile cache turned on
+ * (`mail add` → IDLE EXISTS on Node 22: +42 ms over `node -e 0` through main.js and the
+ * ES module bundle, +27 ms this way). Every other command goes through main.js, and so
+ * does a `push` or `mail` line the fast parsers do not take (commander explains it).
  */
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from './code-cache.js';
@@ -22,13 +25,25 @@ function hasCompileCache(): boolean {
   return major > 22 || (major === 22 && minor >= 1);
 }
 
+/** The bundle's exports: required on Node 22.1+, through the code cache before. */
+function load(name: 'push' | 'mail'): FastEntry | undefined {
+  // As CommonJS (scripts/bundle.mjs) this file has a `require` of its own, in the bundles' directory.
+  const own = typeof require === 'function' ? require : undefined;
+  if (!hasCompileCache()) return loadBundle(fileURLToPath(new URL(`./${name}-bundle.cjs`, import.meta.url)), own)?.exports as FastEntry | undefined;
+  if (!own) return undefined;
+  (own('node:module') as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+  try {
+    return own(`./${name}-bundle.cjs`) as FastEntry;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined; // a plain `tsc` build
+    throw err;
+  }
+}
+
 async function fast(argv: string[]): Promise<boolean> {
   const name = argv[0] === 'push' ? 'push' : argv[0] === 'mail' ? 'mail' : null;
-  if (name === null || hasCompileCache()) return false;
-  // As CommonJS (scripts/bundle.mjs) this file has a `require` of its own, in the bundles' directory.
-  const loaded = loadBundle(fileURLToPath(new URL(`./${name}-bundle.cjs`, import.meta.url)), typeof require === 'function' ? require : undefined);
-  if (!loaded) return false;
-  const entry = loaded.exports as FastEntry;
+  const entry = name === null ? undefined : load(name);
+  if (!entry) return false;
   return (name === 'push' ? entry.fastPush! : entry.fastMail!)(argv);
 }
 

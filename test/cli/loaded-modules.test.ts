@@ -71,26 +71,26 @@ async function resolvedBy(args: string[], input?: string): Promise<string[]> {
   return (await readFile(log(), 'utf8')).split('\n').filter(Boolean);
 }
 
-/** Node 20 runs the bundles as CommonJS with their code cache; Node 22+ imports the ES module bundles. */
+/** Node 20 runs the CommonJS bundles through their code cache; Node 22.1+ requires them, with Node's compile cache. */
 const viaCodeCache = (module as { enableCompileCache?: unknown }).enableCompileCache === undefined;
 
 /** The bundle ran, not the modules it is made of. */
 function assertBundled(urls: string[], name: 'push' | 'mail'): void {
-  if (viaCodeCache) {
-    // The executable (updatepipe.cjs) runs the CommonJS bundle itself: not one ES module,
-    // not even main.js (which the command would otherwise go through), so Node never sets
-    // up its ES module loader (~13 ms of `mail add`).
-    assert.ok(CLI_PATH.endsWith('updatepipe.cjs'), CLI_PATH);
-    // (The hooks see the entry itself, which --import makes Node resolve through them.)
-    const entry = pathToFileURL(CLI_PATH).href;
-    assert.deepEqual(urls.filter((u) => u.startsWith('file:') && u !== entry), [], 'no ES module resolved');
-    // Built-ins the bundles load only on first use (scripts/bundle.mjs): not used by these
-    // runs. (node:module cannot be told apart: this test's own hooks load it.)
-    assert.ok(urls.includes('builtin:net'), 'the exit hook listed the built-ins');
-    for (const unused of ['crypto', 'fs/promises', 'timers/promises', 'readline']) {
-      assert.ok(!urls.includes(`builtin:${unused}`), `node:${unused} loaded`);
-    }
-  } else assert.ok(urls.some((u) => u.endsWith(`/${name}-bundle.js`)), `the hook saw the bundle (${urls.length} modules)`);
+  // The executable (updatepipe.cjs) runs the CommonJS bundle itself: not one ES module,
+  // not even main.js (which the command would otherwise go through), so Node never sets
+  // up its ES module loader (~13 ms of `mail add`).
+  assert.ok(CLI_PATH.endsWith('updatepipe.cjs'), CLI_PATH);
+  // (The hooks see the entry itself, which --import makes Node resolve through them.)
+  const entry = pathToFileURL(CLI_PATH).href;
+  assert.deepEqual(urls.filter((u) => u.startsWith('file:') && u !== entry), [], 'no ES module resolved');
+  // Node 22.1+ requires the bundle (CommonJS resolution sees it); Node 20 reads it for vm.Script.
+  if (!viaCodeCache) assert.ok(urls.some((u) => u.startsWith('cjs:') && u.endsWith(`/${name}-bundle.cjs`)), `the hook saw the bundle (${urls.length} modules)`);
+  // Built-ins the bundles load only on first use (scripts/bundle.mjs): not used by these
+  // runs. (node:module cannot be told apart: this test's own hooks load it.)
+  assert.ok(urls.includes('builtin:net'), 'the exit hook listed the built-ins');
+  for (const unused of ['crypto', 'fs/promises', 'timers/promises', 'readline']) {
+    assert.ok(!urls.includes(`builtin:${unused}`), `node:${unused} loaded`);
+  }
   assert.ok(!urls.some((u) => u.endsWith(`/${name}-entry.js`) || u.includes('/cli/commands/')), 'no unbundled CLI module');
 }
 
