@@ -1,19 +1,18 @@
 /**
  * Bundles `updatepipe push` and `updatepipe mail` (dist/src/cli/{push,mail}-entry.js and
- * what they import) into one file each, dist/src/cli/{push,mail}-bundle.js: loading one
- * module instead of thirty is most of what their start-up can save. The wire codec
- * (msgpackr's JavaScript entry) goes inside; other packages and the NATS and WebSocket
- * backends stay outside (loaded lazily, only when a pipe URL asks for them), and so does
- * prom-client, which only the long-running commands load. The bundles sit beside the
- * entries so their relative paths resolve to the tsc output. esbuild-wasm: no native
+ * what they import) into one CommonJS file each, dist/src/cli/{push,mail}-bundle.cjs:
+ * loading one module instead of thirty is most of what their start-up can save. The wire
+ * codec (msgpackr's JavaScript entry) goes inside; other packages and the NATS and
+ * WebSocket backends stay outside (loaded lazily, only when a pipe URL asks for them), and
+ * so does prom-client, which only the long-running commands load. The bundles sit beside
+ * the entries so their relative paths resolve to the tsc output. esbuild-wasm: no native
  * binaries.
  *
- * Each bundle is also written as CommonJS (`*-bundle.cjs`) with a V8 code cache beside it
- * (`*-bundle.cjs.cache`) for Node 20, which has no compile cache (see src/cli/code-cache.ts).
- * The cache comes from a training run of the command, so it holds the functions a run
- * compiles, not only the bundle's top level: against a Maildir in a temp directory and a
- * pipe nobody listens on. A cache made by another Node version is refused at run time
- * and costs nothing but the compile it would have saved.
+ * Node 22.1+ requires them with its own compile cache; for Node 20, which has none, each
+ * has a V8 code cache beside it (`*-bundle.cjs.cache`, see src/cli/code-cache.ts). The
+ * cache comes from a training run of the command, so it holds the functions a run
+ * compiles, not only the bundle's top level. A cache made by another Node version is
+ * refused at run time and costs nothing but the compile it would have saved.
  */
 import { build } from 'esbuild-wasm';
 import { spawn, spawnSync } from 'node:child_process';
@@ -79,18 +78,18 @@ function stamp(file) {
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { BUILD_STAMP } = await import(new URL('../dist/src/cli/code-cache.js', import.meta.url).href);
-const options = (name, format) => ({
+const options = (name) => ({
   absWorkingDir: root,
   entryPoints: [`dist/src/cli/${name}-entry.js`],
-  outfile: `dist/src/cli/${name}-bundle.${format === 'esm' ? 'js' : 'cjs'}`,
+  outfile: `dist/src/cli/${name}-bundle.cjs`,
   bundle: true,
   platform: 'node',
-  format,
+  format: 'cjs',
   target: 'node20',
-  plugins: format === 'esm' ? [packagesOutside] : [packagesOutside, externalImports],
+  plugins: [packagesOutside, externalImports],
   // `__importExternal` is the code cache loader's (code-cache.ts); required as a plain
-  // module (Node 22+, src/cli/launch.ts) the bundle imports the backends itself.
-  ...(format === 'cjs' ? { banner: { js: `"use strict";var __importExternal=__importExternal||(s=>import(s));${LAZY_HELPER}` } } : {}),
+  // module (Node 22.1+) the bundle imports the backends itself.
+  banner: { js: `"use strict";var __importExternal=__importExternal||(s=>import(s));${LAZY_HELPER}` },
   external: ['../../pipes/nats/*', '../../pipes/ws/*'],
   metafile: true,
   minifyWhitespace: true,
@@ -181,12 +180,10 @@ async function withListener(sock, fn) {
 }
 
 for (const name of ['push', 'mail']) {
-  for (const format of ['esm', 'cjs']) {
-    const out = await build(options(name, format));
-    // Only the long-running commands may load the metrics library (start-up of push and mail).
-    const pulled = Object.values(out.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
-    if (pulled.some((p) => p.startsWith('prom-client'))) throw new Error(`${name} bundle imports prom-client`);
-  }
+  const out = await build(options(name));
+  // Only the long-running commands may load the metrics library (start-up of push and mail).
+  const pulled = Object.values(out.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+  if (pulled.some((p) => p.startsWith('prom-client'))) throw new Error(`${name} bundle imports prom-client`);
   const bundle = path.join(root, `dist/src/cli/${name}-bundle.cjs`);
   // (The banner's own import(), the first line, runs only where the bundle is required.)
   const body = readFileSync(bundle, 'utf8').split('\n').slice(1).join('\n');

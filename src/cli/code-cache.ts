@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -117,4 +117,30 @@ export function loadBundle(bundle: string, load: NodeJS.Require = createRequire(
   const importExternal = (specifier: string): Promise<unknown> => import(new URL(specifier, pathToFileURL(bundle)).href);
   fn.call(module.exports, module.exports, load, module, bundle, path.dirname(bundle), importExternal);
   return { exports: module.exports, cached: cachedData !== undefined && !script.cachedDataRejected, script, source };
+}
+
+/**
+ * Node 22.1+ has a compile cache of its own (module.enableCompileCache). Told by the
+ * version: loading node:module to ask costs Node 20's `mail add` ~0.5 ms.
+ */
+export function hasCompileCache(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 1);
+}
+
+/**
+ * What `push` and `mail` run from (src/cli/launch.ts, main.ts): a CommonJS bundle's
+ * exports, `require`d with Node's compile cache on Node 22.1+, through `vm.Script` and the
+ * build's code cache before; undefined when there is no bundle (a plain `tsc` build).
+ * `load`: a `require` of the bundle's directory.
+ */
+export function loadFastBundle(bundle: string, load: NodeJS.Require): unknown {
+  if (!hasCompileCache()) return loadBundle(bundle, load)?.exports;
+  (load('node:module') as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+  try {
+    return load(bundle);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && !existsSync(bundle)) return undefined;
+    throw err;
+  }
 }

@@ -13,24 +13,15 @@ type MailEntry = typeof import('./mail-entry.js');
 
 /**
  * `push` and `mail` are what admin tools run many times over, so their start-up counts:
- * each runs from a one-file bundle of its own code (built by scripts/bundle.mjs), which
- * loads much faster than thirty small ES modules and commander. Without the bundles (a
- * plain `tsc` build) the modules do. On Node 20 the bundle is CommonJS run with the code
- * cache the build made (see code-cache.ts); the ES module bundle is for Node 22+, whose
- * own compile cache covers it, and for a Node 20 that cannot load the other.
+ * each runs from a one-file CommonJS bundle of its own code (built by scripts/bundle.mjs),
+ * which loads much faster than thirty small ES modules and commander; how it is loaded on
+ * each Node is code-cache.ts's `loadFastBundle`, as for the executable (launch.ts).
+ * Without the bundles (a plain `tsc` build) the modules do.
  */
 async function fastEntry<T>(name: 'push' | 'mail', modules: () => Promise<T>): Promise<T> {
-  if (!enableCompileCache) {
-    const { loadBundle } = await import('./code-cache.js');
-    const loaded = loadBundle(fileURLToPath(new URL(`./${name}-bundle.cjs`, import.meta.url)));
-    if (loaded) return loaded.exports as T;
-  }
-  try {
-    return (await import(`./${name}-bundle.js`)) as T;
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    return modules();
-  }
+  const { loadFastBundle } = await import('./code-cache.js');
+  const bundle = fileURLToPath(new URL(`./${name}-bundle.cjs`, import.meta.url));
+  return ((loadFastBundle(bundle, module.createRequire(import.meta.url)) as T | undefined) ?? modules());
 }
 
 async function fastPath(argv: string[]): Promise<boolean> {
