@@ -1,7 +1,7 @@
 import { Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
 import { Unpackr } from 'msgpackr/unpack';
 import { FRAME_HEADER, FrameDecoder } from '../../envelope/frame.js';
-import { BATCH, benchUpdate } from '../spec.js';
+import { BATCH, benchUpdate, monotonicMs } from '../spec.js';
 
 /**
  * What a hand-written notifier sends, encoded with the fastest msgpack for JS (msgpackr,
@@ -22,7 +22,7 @@ function framed(value: unknown): Buffer {
 }
 
 /** One update as one message (NATS, WebSocket). */
-export const rawEnvelope = (i: number): Buffer => packr.pack(envelope(i));
+export const rawEnvelope = (i: number, modseq?: number): Buffer => packr.pack(envelope(i, modseq));
 /** One update as one length-prefixed frame (a Unix stream). */
 export const rawFrame = (i: number, modseq?: number): Buffer => framed(envelope(i, modseq));
 
@@ -55,4 +55,17 @@ export function frameReader(onUpdate: (env: RawEnvelope) => void): (chunk: Buffe
 /** Decodes one message (NATS, WebSocket). */
 export function envelopeReader(onUpdate: (env: RawEnvelope) => void): (msg: Uint8Array) => void {
   return (msg) => deliver(msg, onUpdate);
+}
+
+/**
+ * The latency baselines' sender: one update at a time at a steady rate, stamped like the
+ * pipe's (push time in µs in modseq), timers between them as in the pipe's run.
+ */
+export async function sendAtRate(rate: number, n: number, send: (i: number, stampUs: number) => void): Promise<void> {
+  const t0 = monotonicMs();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / rate - monotonicMs();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    send(i, Math.round(monotonicMs() * 1000));
+  }
 }

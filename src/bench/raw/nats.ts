@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { BATCH, type WorkerSpec } from '../spec.js';
-import { envelopeReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
+import { envelopeReader, type RawEnvelope, rawBatch, rawEnvelope, sendAtRate } from './frames.js';
 
 /** `target` is `host:port/STREAM`; the raw baselines use subjects `raw.<stream>.…`. */
 function parse(target: string): { servers: string; stream: string; subject: string } {
@@ -39,6 +39,13 @@ export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   const js = jetstream(nc);
   const step = spec.kind === 'raw' ? 1 : BATCH;
   const payload = (i: number): Buffer => (spec.kind === 'raw' ? rawEnvelope(i) : rawBatch(i, spec.n));
+  if (spec.rate && spec.transport === 'nats') {
+    return async () => {
+      await sendAtRate(spec.rate!, spec.n, (i, stamp) => nc.publish(subject, rawEnvelope(i, stamp)));
+      await nc.flush();
+      await nc.close();
+    };
+  }
   return async () => {
     let window: Promise<unknown>[] = [];
     for (let i = 0; i < spec.n; i += step) {

@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { BATCH, monotonicMs, type WorkerSpec } from '../spec.js';
-import { frameReader, type RawEnvelope, rawBatchFrame, rawFrame } from './frames.js';
+import { BATCH, type WorkerSpec } from '../spec.js';
+import { frameReader, type RawEnvelope, rawBatchFrame, rawFrame, sendAtRate } from './frames.js';
 
 /** Baseline receiver: a plain Unix socket server decoding frames. */
 export function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => void): Promise<void> {
@@ -32,16 +32,11 @@ export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   };
 }
 
-const now = monotonicMs;
-
 /** The latency baseline: frames at a steady rate, stamped like the pipe's (µs in modseq). */
 async function pushAtRate(socks: net.Socket[], rate: number, n: number): Promise<void> {
-  const t0 = now();
-  for (let i = 0; i < n; i++) {
-    const wait = t0 + (i * 1000) / rate - now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const frame = rawFrame(i, Math.round(now() * 1000));
+  await sendAtRate(rate, n, (i, stamp) => {
+    const frame = rawFrame(i, stamp);
     for (const s of socks) s.write(frame);
-  }
+  });
   await Promise.all(socks.map((s) => new Promise<void>((r) => s.end(r))));
 }

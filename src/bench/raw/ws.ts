@@ -1,6 +1,6 @@
 import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH, type WorkerSpec } from '../spec.js';
-import { envelopeReader, type RawEnvelope, rawBatch, rawEnvelope } from './frames.js';
+import { envelopeReader, type RawEnvelope, rawBatch, rawEnvelope, sendAtRate } from './frames.js';
 
 /** The raw hub: forwards every binary message to every other peer, unread. */
 export function relay(spec: WorkerSpec): Promise<void> {
@@ -31,13 +31,23 @@ export async function listen(spec: WorkerSpec, onUpdate: (env: RawEnvelope) => v
 /** One message per update (or per batch), pausing while the socket has 4 MiB queued. */
 export async function push(spec: WorkerSpec): Promise<() => Promise<void>> {
   const ws = await open(spec.target);
+  const drained = async (): Promise<void> => {
+    while (ws.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 1));
+  };
+  if (spec.rate) {
+    return async () => {
+      await sendAtRate(spec.rate!, spec.n, (i, stamp) => ws.send(rawEnvelope(i, stamp)));
+      await drained();
+      ws.close();
+    };
+  }
   return async () => {
     const step = spec.kind === 'raw' ? 1 : BATCH;
     for (let i = 0; i < spec.n; i += step) {
       ws.send(spec.kind === 'raw' ? rawEnvelope(i) : rawBatch(i, spec.n));
       while (ws.bufferedAmount > 4 << 20) await new Promise((r) => setTimeout(r, 1));
     }
-    while (ws.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 1));
+    await drained();
     ws.close();
   };
 }
