@@ -3,7 +3,7 @@ import { FRAME_HEADER, FrameDecoder } from '../../src/envelope/frame.js';
 import { PipeError } from '../../src/errors.js';
 import { HubLinkBase } from '../../src/hub/hub-link-base.js';
 import { encodeHello, type Hello, type Welcome } from '../../src/hub/hub-protocol.js';
-import { BatchWriter } from './batch-writer.js';
+import { BatchWriter, PUSHER_FLUSH_BYTES } from './batch-writer.js';
 import { connectError } from './socket-file.js';
 
 /**
@@ -20,7 +20,7 @@ export class OwnerLink extends HubLinkBase {
     maxFrame: number,
   ) {
     super();
-    this.out = new BatchWriter(socket);
+    this.out = new BatchWriter(socket, PUSHER_FLUSH_BYTES);
     this.decoder = new FrameDecoder(maxFrame);
   }
 

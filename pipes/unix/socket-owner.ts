@@ -6,7 +6,7 @@ import { PipeError } from '../../src/errors.js';
 import { FlowControl } from '../../src/hub/flow-control.js';
 import { MAX_BATCH } from '../../src/hub/hub-client-pipe.js';
 import { planResume, ReplayRing } from '../../src/hub/replay-ring.js';
-import { BatchWriter } from './batch-writer.js';
+import { BatchWriter, RELAY_FLUSH_BYTES } from './batch-writer.js';
 import { decodeHello, encodeAck, encodeNotice, encodeWelcome, Kind, type Hello } from '../../src/hub/hub-protocol.js';
 import { bindSocket, stillOurs, unlinkIfOurs } from './socket-file.js';
 import { randomBytes } from '../../src/random-bytes.js';
@@ -48,7 +48,7 @@ class Peer {
     maxFrame: number,
   ) {
     this.decoder = new FrameDecoder(maxFrame);
-    this.out = new BatchWriter(socket);
+    this.out = new BatchWriter(socket, RELAY_FLUSH_BYTES);
   }
 }
 
