@@ -1,9 +1,10 @@
-import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MailboxName, Update, UserName } from '../update/update.js';
 import { HOST, parseHolder, processIsGone } from './lock-file.js';
 import { randomBytes } from '../random-bytes.js';
+import { unlinkQuietly } from './unlink-quietly.js';
 
 /**
  * Changes that other tools made to the Maildir, found by a scan and now recorded in the
@@ -30,17 +31,6 @@ export function nothingToAnnounce(user: UserName, mailbox: MailboxName | undefin
   return { user, mailbox, updates: [], done: async () => {} };
 }
 
-async function unlinkQuietly(file: string): Promise<void> {
-  await unlink(file).catch(() => undefined);
-}
-
-function unlinkNow(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // gone already (a sweeper took it)
-  }
-}
 
 /**
  * Writes the marker (before the caller records the changes) and returns the
@@ -69,7 +59,7 @@ export async function beginAnnouncement(root: string, user: UserName, mailbox: M
     async done(): Promise<void> {
       if (finished) return;
       finished = true;
-      unlinkNow(file);
+      unlinkQuietly(file);
     },
   };
 }
@@ -109,12 +99,12 @@ export async function findStaleAnnouncements(root: string, rules: StaleRules = D
     const holder = parseHolder(`${first ?? ''}\n`);
     const age = now - s.mtimeMs;
     if (holder === undefined || user === undefined || user === '' || mailbox === undefined) {
-      if (age > UNWRITTEN_GRACE_MS) await unlinkQuietly(file);
+      if (age > UNWRITTEN_GRACE_MS) unlinkQuietly(file);
       continue;
     }
     const dead = holder.host === HOST && holder.pid !== process.pid && processIsGone(holder.pid);
     if (!dead && age <= rules.maxAgeMs) continue;
-    out.push({ user, mailbox: mailbox === '' ? undefined : mailbox, clear: () => unlinkQuietly(file) });
+    out.push({ user, mailbox: mailbox === '' ? undefined : mailbox, clear: async () => unlinkQuietly(file) });
   }
   return out;
 }

@@ -1,10 +1,11 @@
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PipeError } from '../errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { randomBytes } from '../random-bytes.js';
+import { unlinkQuietly } from './unlink-quietly.js';
 
 export interface LockOptions {
   /** Give up (PipeError TIMEOUT) after waiting this long in total. */
@@ -87,13 +88,6 @@ function tryCreate(file: string, content: string): boolean {
   return true;
 }
 
-function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // gone already
-  }
-}
 
 function readOrEmpty(file: string): string {
   try {

@@ -295,15 +295,14 @@ export class MailboxTracker {
     }
     this.index = target;
     if (old !== null && old.uidValidity === target.uidValidity && this.sessions.size > 0) {
-      diffMessages(old.messages, target.messages, (_d, uid) => this.touch(uid, undefined));
       // Same flags at a newer modseq is news too: a session whose own FETCH told its client
       // other flags in between (storage ahead of the old index) must compare again, and the
       // update that carried the change is older than this read, so it will come as stale.
-      const { uids } = target.messages;
-      for (const uid of uids) {
+      const newerModseq = (uid: Uid): boolean => {
         const m = target.modseqOf(uid);
-        if (m !== undefined && m !== old.modseqOf(uid)) this.touch(uid, undefined);
-      }
+        return m !== undefined && m !== old.modseqOf(uid);
+      };
+      diffMessages(old.messages, target.messages, (_d, uid) => this.touch(uid, undefined), newerModseq);
     }
     // Changes a view held back for want of a modseq can be told now: wake its IDLE.
     for (const view of this.sessions.values()) view.nudge();

@@ -58,12 +58,14 @@ export type Difference = 'gone' | 'new' | 'flags';
 /**
  * Walks two sorted message lists together and reports each UID whose presence or flags
  * differ, with its position in each list (-1 where absent). `gone`: only in `from`;
- * `new`: only in `to`. O(|from| + |to|).
+ * `new`: only in `to`. `alsoChanged` may report a UID in both with the same flags as
+ * `flags` all the same (a newer modseq). O(|from| + |to|).
  */
 export function diffMessages(
   from: SortedMessages,
   to: SortedMessages,
   report: (d: Difference, uid: Uid, fromPos: number, toPos: number) => void,
+  alsoChanged?: (uid: Uid) => boolean,
 ): void {
   let i = 0;
   let j = 0;
@@ -75,7 +77,7 @@ export function diffMessages(
     } else if (b < a) {
       report('new', b, -1, j++);
     } else {
-      if (!sameFlags(from.flags[i]!, to.flags[j]!)) report('flags', a, i, j);
+      if (!sameFlags(from.flags[i]!, to.flags[j]!) || (alsoChanged !== undefined && alsoChanged(a))) report('flags', a, i, j);
       i++;
       j++;
     }
