@@ -75,6 +75,28 @@ export function unpackValue(bytes: Uint8Array, span?: { start: number; end: numb
  */
 const SMALL_FRAME = 180;
 const scratch = Buffer.allocUnsafe(SMALL_FRAME);
+const scratchView = new DataView(scratch.buffer, scratch.byteOffset, SMALL_FRAME);
+/** The source's memory as a DataView, kept while frames come out of the same read. */
+let sourceMemory: ArrayBufferLike | null = null;
+let sourceView: DataView | null = null;
+
+/**
+ * `buf[start, end)` to the front of the scratch, four bytes at a time: bench envelopes
+ * read out of 64 KiB chunks, one process, Node 20, decoded in 490–540 ns each copied so,
+ * 590–655 copied byte by byte, 490–660 through a view per call (which leaves garbage for
+ * the collector too), 700–760 in place.
+ */
+function toScratch(buf: Buffer, start: number, end: number): void {
+  if (buf.buffer !== sourceMemory) {
+    sourceMemory = buf.buffer;
+    sourceView = new DataView(buf.buffer);
+  }
+  const from = buf.byteOffset + start;
+  const n = end - start;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) scratchView.setUint32(j, sourceView!.getUint32(from + j, true), true);
+  for (; j < n; j++) scratch[j] = buf[start + j]!;
+}
 
 /**
  * `decodeEnvelope` of `buf[start, end)`. A larger frame is read in place: msgpackr keeps
@@ -85,9 +107,9 @@ const scratch = Buffer.allocUnsafe(SMALL_FRAME);
 const span = { start: 0, end: 0 };
 export function decodeEnvelopeAt(buf: Buffer, start: number, end: number): Envelope {
   if (end - start < SMALL_FRAME) {
-    // A loop, not buf.copy: Node 20's copy makes a Uint8Array view per call (~230 ns
-    // each under the owner's profile, more than the copy saved).
-    for (let i = start, j = 0; i < end; i++, j++) scratch[j] = buf[i]!;
+    // Not buf.copy: Node 20's copy makes a Uint8Array view per call (~230 ns each under
+    // the owner's profile, more than the copy saved).
+    toScratch(buf, start, end);
     span.start = 0;
     span.end = end - start;
     return validateEnvelope(unpackValue(scratch, span));

@@ -17,6 +17,27 @@ const env: Envelope = {
   update: { type: 'flags', user: 'alice', mailbox: 'INBOX', uid: 5, flags: ['\\Seen'] },
 };
 
+test('small frames at any offset and of any length decode alike, whichever buffer they come from in turn', () => {
+  // The scratch copy goes four bytes at a time through a DataView kept per source memory:
+  // odd offsets, lengths that are not a multiple of four, sources that are views into a
+  // larger ArrayBuffer, and alternating sources must all come out as the bytes were.
+  const name = fc.stringMatching(/^[a-z]{1,40}$/);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, fc.integer({ min: 1, max: 2 ** 31 }), fc.nat(7), fc.boolean()), { minLength: 1, maxLength: 12 }), (specs) => {
+      const big = new ArrayBuffer(64 * 1024);
+      let offset = 0;
+      for (const [mailbox, uid, pad, otherSource] of specs) {
+        const e: Envelope = { ...env, update: { type: 'flags', user: 'alice', mailbox, uid, flags: ['\\Seen'] } };
+        const body = encodeEnvelope(e);
+        assert.ok(body.length < 180);
+        const src = otherSource ? Buffer.alloc(pad + body.length + 3, 0xab) : Buffer.from(big, (offset += 1 + pad), pad + body.length + 3);
+        body.copy(src, pad);
+        assert.deepEqual(decodeEnvelopeAt(src, pad, pad + body.length), e);
+      }
+    }),
+  );
+});
+
 test('envelope round-trips through msgpack', () => {
   assert.deepEqual(decodeEnvelope(encodeEnvelope(env)), env);
 });
