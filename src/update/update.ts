@@ -124,11 +124,15 @@ export function validateFlags(v: unknown): Flag[] {
   if (!Array.isArray(v)) throw new ValidationError('flags', v === undefined ? 'is required' : 'must be an array of flags');
   if (v.length > MAX_FLAGS) throw new ValidationError('flags', `more than ${MAX_FLAGS} flags`);
   const out: Flag[] = [];
-  for (const f of v) {
+  for (let i = 0; i < v.length; i++) {
+    const f: unknown = v[i];
     if (!isFlag(f)) {
       throw new ValidationError('flags', `${show(f)} is not a valid IMAP flag`);
     }
-    if (!out.some((g) => sameFlag(f, g))) out.push(f);
+    // A plain loop, not out.some(closure): this runs for every flag of every update.
+    let seen = false;
+    for (let k = 0; k < out.length && !seen; k++) seen = sameFlag(f, out[k]!);
+    if (!seen) out.push(f);
   }
   return out;
 }
