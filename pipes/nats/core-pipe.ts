@@ -8,7 +8,7 @@ import { connectNats, natsError } from './connect.js';
 import { redactNatsUrl, type NatsSettings } from './nats-url.js';
 import { decodeBatch, isBatch, SubjectBatcher } from './subject-batch.js';
 import { allSubjects, encodeToken, NONE, subjectFor } from './subjects.js';
-import { validateEnvelope } from '../../src/envelope/envelope.js';
+import { validateDecodedEnvelope } from '../../src/envelope/envelope.js';
 
 /**
  * `nats://…?mode=core`: at-most-once NATS publish/subscribe, made safe by the envelope:
@@ -75,7 +75,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     for (const v of values) {
       let env: Envelope;
       try {
-        env = validateEnvelope(v);
+        env = validateDecodedEnvelope(v);
       } catch (err) {
         this.status({ type: 'rejected', detail: `${subject}: ${(err as Error).message}` });
         continue;

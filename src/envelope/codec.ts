@@ -1,7 +1,7 @@
 import { Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
 import { Unpackr } from 'msgpackr/unpack';
 import { PipeError } from '../errors.js';
-import { validateEnvelope, type Envelope } from './envelope.js';
+import { validateDecodedEnvelope, validateEnvelope, type Envelope } from './envelope.js';
 import { FRAME_HEADER } from './frame.js';
 
 /**
@@ -112,14 +112,14 @@ export function decodeEnvelopeAt(buf: Buffer, start: number, end: number): Envel
     toScratch(buf, start, end);
     span.start = 0;
     span.end = end - start;
-    return validateEnvelope(unpackValue(scratch, span));
+    return validateDecodedEnvelope(unpackValue(scratch, span));
   }
   span.start = start;
   span.end = end;
-  return validateEnvelope(unpackValue(buf, span));
+  return validateDecodedEnvelope(unpackValue(buf, span));
 }
 
 /** Decode and validate: throws BAD_FRAME for bytes that are not msgpack, BAD_INPUT for wrong shape. */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
-  return validateEnvelope(unpackValue(bytes));
+  return validateDecodedEnvelope(unpackValue(bytes));
 }

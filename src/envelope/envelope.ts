@@ -1,5 +1,5 @@
 import { show, ValidationError } from '../errors.js';
-import { validateUpdate, type Update } from '../update/update.js';
+import { validateDecodedUpdate, validateUpdate, type Update } from '../update/update.js';
 
 /** Identifies one pipe instance for its whole life; random, so a restart is a new origin. */
 export type Origin = string;
@@ -33,6 +33,23 @@ export function isOrigin(v: unknown): v is Origin {
 
 /** Validates a decoded envelope from an untrusted peer; the update inside is canonicalised. */
 export function validateEnvelope(input: unknown): Envelope {
+  const o = checkEnvelope(input);
+  return { v: ENVELOPE_VERSION, origin: o['origin'] as Origin, seq: o['seq'] as Seq, ts: o['ts'] as number, update: validateUpdate(o['update']) };
+}
+
+/**
+ * `validateEnvelope` for an envelope just decoded, which nothing else holds: the same
+ * checks, and the envelope and its update are themselves the result (see
+ * `validateDecodedUpdate`): a receiver allocates nothing for a well-formed one.
+ */
+export function validateDecodedEnvelope(input: unknown): Envelope {
+  const o = checkEnvelope(input);
+  o['update'] = validateDecodedUpdate(o['update']);
+  return o as unknown as Envelope;
+}
+
+/** Every envelope field but the update checked; the update is the caller's to check. */
+function checkEnvelope(input: unknown): Record<string, unknown> {
   // A plain object only: msgpack extensions decode to Dates, Sets, Errors and the like.
   const proto: unknown = typeof input === 'object' && input !== null ? Object.getPrototypeOf(input) : undefined;
   if (proto !== Object.prototype && proto !== null) {
@@ -52,5 +69,5 @@ export function validateEnvelope(input: unknown): Envelope {
   }
   const ts = o['ts'];
   if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) throw new ValidationError('ts', 'must be a non-negative number');
-  return { v: ENVELOPE_VERSION, origin: o['origin'], seq, ts, update: validateUpdate(o['update']) };
+  return o;
 }

@@ -137,11 +137,15 @@ export function validateFlags(v: unknown): Flag[] {
   return out;
 }
 
-function scope(o: Record<string, unknown>, out: Record<string, unknown>): void {
-  const uv = optionalU32(o['uidValidity'], 'uidValidity');
-  if (uv !== undefined) out['uidValidity'] = uv;
-  const ms = optionalModseq(o['modseq']);
-  if (ms !== undefined) out['modseq'] = ms;
+/** Sets `key` of `out` to `v`, or, where `out` is the input itself, drops a key that is there undefined. */
+function setOptional(out: Record<string, unknown>, key: string, v: unknown): void {
+  if (v !== undefined) out[key] = v;
+  else if (key in out) delete out[key];
+}
+
+function setScope(out: Record<string, unknown>, uidValidity: number | undefined, modseq: number | undefined): void {
+  setOptional(out, 'uidValidity', uidValidity);
+  setOptional(out, 'modseq', modseq);
 }
 
 /**
@@ -149,6 +153,21 @@ function scope(o: Record<string, unknown>, out: Record<string, unknown>): void {
  * object with a fixed key order). Throws `ValidationError` naming the offending field.
  */
 export function validateUpdate(input: unknown): Update {
+  return canonicalUpdate(input, false);
+}
+
+/**
+ * `validateUpdate` for an update just decoded, which nothing else holds: the same checks,
+ * but the canonical form is made in the object itself (a UID set rewritten, duplicate flags
+ * dropped, undefined fields removed; keys stay in the order they came), so a receiver
+ * allocates nothing for a well-formed update. The wire's own encoders (ours) send keys in
+ * the canonical order already.
+ */
+export function validateDecodedUpdate(input: unknown): Update {
+  return canonicalUpdate(input, true);
+}
+
+function canonicalUpdate(input: unknown, inPlace: boolean): Update {
   if (!isPlainObject(input)) throw new ValidationError('update', 'must be a JSON object');
   const type = input['type'];
   if (typeof type !== 'string' || !Object.hasOwn(ALLOWED_KEYS, type)) {
@@ -159,56 +178,72 @@ export function validateUpdate(input: unknown): Update {
   for (const key in input) {
     if (!allowed.has(key)) throw new ValidationError(key, `unknown field for a "${type}" update`);
   }
+  // Every value is read and checked before anything is written: `out` may be `input`.
+  const u = user(input['user'], type === 'resync');
   switch (type as UpdateType) {
     case 'exists':
     case 'expunge': {
-      const out: Record<string, unknown> = {
-        type,
-        user: user(input['user'], false),
-        mailbox: name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH),
-      };
+      const mailbox = name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH);
       if (input['uids'] === undefined) throw new ValidationError('uids', 'is required');
-      out['uids'] = UidSet.parse(input['uids'], 'uids').toString();
-      scope(input, out);
+      const uids = UidSet.parse(input['uids'], 'uids').toString();
+      const uidValidity = optionalU32(input['uidValidity'], 'uidValidity');
+      const modseq = optionalModseq(input['modseq']);
+      const out: Record<string, unknown> = inPlace ? input : { type, user: u, mailbox };
+      out['uids'] = uids;
+      setScope(out, uidValidity, modseq);
       return out as unknown as Update;
     }
     case 'flags': {
-      const out: Record<string, unknown> = {
-        type,
-        user: user(input['user'], false),
-        mailbox: name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH),
-      };
-      if (!isUid(input['uid'])) throw new ValidationError('uid', 'must be an integer 1..4294967295');
-      out['uid'] = input['uid'];
-      out['flags'] = validateFlags(input['flags']);
-      scope(input, out);
+      const mailbox = name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH);
+      const uid = input['uid'];
+      if (!isUid(uid)) throw new ValidationError('uid', 'must be an integer 1..4294967295');
+      const flags = input['flags'];
+      const kept = inPlace ? checkFlags(flags) : validateFlags(flags);
+      const uidValidity = optionalU32(input['uidValidity'], 'uidValidity');
+      const modseq = optionalModseq(input['modseq']);
+      const out: Record<string, unknown> = inPlace ? input : { type, user: u, mailbox, uid };
+      if (kept !== flags) out['flags'] = kept;
+      setScope(out, uidValidity, modseq);
       return out as unknown as Update;
     }
     case 'mailbox': {
-      const out: MailboxUpdate = {
-        type: 'mailbox',
-        user: user(input['user'], false),
-        mailbox: name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH),
-        op: 'create',
-      };
+      const mailbox = name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH);
       const op = input['op'];
       if (typeof op !== 'string' || !MAILBOX_OPS.has(op)) {
         throw new ValidationError('op', 'must be one of create, delete, rename, subscribe, unsubscribe');
       }
-      out.op = op as MailboxOp;
-      if (op === 'rename') out.to = name(input['to'], 'to', MAX_MAILBOX_LENGTH);
+      let to: string | undefined;
+      if (op === 'rename') to = name(input['to'], 'to', MAX_MAILBOX_LENGTH);
       else if (input['to'] !== undefined) throw new ValidationError('to', 'is only allowed with op "rename"');
-      return out;
+      const out: Record<string, unknown> = inPlace ? input : { type, user: u, mailbox, op };
+      setOptional(out, 'to', to);
+      return out as unknown as Update;
     }
     case 'resync': {
-      const out: ResyncUpdate = { type: 'resync', user: user(input['user'], true) };
+      let mailbox: string | undefined;
       if (input['mailbox'] !== undefined) {
-        if (out.user === ALL_USERS) throw new ValidationError('mailbox', `not allowed with user "${ALL_USERS}"`);
-        out.mailbox = name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH);
+        if (u === ALL_USERS) throw new ValidationError('mailbox', `not allowed with user "${ALL_USERS}"`);
+        mailbox = name(input['mailbox'], 'mailbox', MAX_MAILBOX_LENGTH);
       }
-      return out;
+      const out: Record<string, unknown> = inPlace ? input : { type, user: u };
+      setOptional(out, 'mailbox', mailbox);
+      return out as unknown as Update;
     }
   }
+}
+
+/**
+ * `validateFlags` that hands back the list itself when it is good as it is; only a list
+ * with a bad flag (to throw) or a duplicate (to drop) goes through `validateFlags`.
+ */
+function checkFlags(v: unknown): Flag[] {
+  if (!Array.isArray(v) || v.length > MAX_FLAGS) return validateFlags(v);
+  for (let i = 0; i < v.length; i++) {
+    const f: unknown = v[i];
+    if (!isFlag(f)) return validateFlags(v);
+    for (let k = 0; k < i; k++) if (sameFlag(f, v[k] as string)) return validateFlags(v);
+  }
+  return v as Flag[];
 }
 
 export function uidsOf(u: ExistsUpdate | ExpungeUpdate): UidSet {
