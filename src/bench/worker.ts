@@ -12,6 +12,7 @@ import * as rawNats from './raw/nats.js';
 import * as rawRedis from './raw/redis.js';
 import * as rawUnix from './raw/unix.js';
 import * as rawWs from './raw/ws.js';
+import { sendAtRate } from './raw/frames.js';
 import { benchUpdate, monotonicMs, type WorkerSpec } from './spec.js';
 
 const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
@@ -103,12 +104,7 @@ async function pushChunks(push: (i: number) => Promise<void>, n: number): Promis
  * pusher would steal the listener's core): timers wake us and we push whatever is due.
  */
 async function pushAtRate(push: (u: Update) => Promise<void>, rate: number, n: number): Promise<void> {
-  const t0 = now();
-  for (let i = 0; i < n; i++) {
-    const wait = t0 + (i * 1000) / rate - now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    push({ ...benchUpdate(i), modseq: Math.round(now() * 1000) } as Update).catch(() => {});
-  }
+  await sendAtRate(rate, n, (i, stamp) => void push({ ...benchUpdate(i), modseq: stamp } as Update).catch(() => {}));
 }
 
 async function pushSide(): Promise<void> {

@@ -202,7 +202,7 @@ function canonicalUpdate(input: unknown, inPlace: boolean): Update {
       const uidValidity = optionalU32(input['uidValidity'], 'uidValidity');
       const modseq = optionalModseq(input['modseq']);
       const out: Record<string, unknown> = inPlace ? input : { type, user: u, mailbox, uid };
-      if (kept !== flags) out['flags'] = kept;
+      if (!inPlace || kept !== flags) out['flags'] = kept;
       setScope(out, uidValidity, modseq);
       return out as unknown as Update;
     }
