@@ -63,6 +63,14 @@ const ALLOWED_KEYS: Record<UpdateType, ReadonlySet<string>> = {
   mailbox: new Set(['type', 'user', 'mailbox', 'op', 'to']),
   resync: new Set(['type', 'user', 'mailbox']),
 };
+/** The canonical key order of each type (the sets' own order). */
+const KEY_ORDER: Record<UpdateType, readonly string[]> = {
+  exists: [...ALLOWED_KEYS.exists],
+  expunge: [...ALLOWED_KEYS.expunge],
+  flags: [...ALLOWED_KEYS.flags],
+  mailbox: [...ALLOWED_KEYS.mailbox],
+  resync: [...ALLOWED_KEYS.resync],
+};
 
 // eslint-disable-next-line no-control-regex
 // RFC 3501 flag: "\" atom or atom; atom excludes ( ) { SP CTL % * " \ ] and non-ASCII.
@@ -157,11 +165,12 @@ export function validateUpdate(input: unknown): Update {
 }
 
 /**
- * `validateUpdate` for an update just decoded, which nothing else holds: the same checks,
- * but the canonical form is made in the object itself (a UID set rewritten, duplicate flags
- * dropped, undefined fields removed; keys stay in the order they came), so a receiver
- * allocates nothing for a well-formed update. The wire's own encoders (ours) send keys in
- * the canonical order already.
+ * `validateUpdate` for an update just decoded, which nothing else holds: the same checks
+ * and the same result, but the canonical form is made in the object itself (a UID set
+ * rewritten, duplicate flags dropped, undefined fields removed), so a receiver allocates
+ * nothing for a well-formed update. Keys in another order than the canonical one (another
+ * library's encoder) get a fresh object, as a push does: what a handler or `listen --json`
+ * sees is the same either way.
  */
 export function validateDecodedUpdate(input: unknown): Update {
   return canonicalUpdate(input, true);
@@ -174,9 +183,15 @@ function canonicalUpdate(input: unknown, inPlace: boolean): Update {
     throw new ValidationError('type', `must be one of ${Object.keys(ALLOWED_KEYS).join(', ')}`);
   }
   const allowed = ALLOWED_KEYS[type as UpdateType];
+  const order = KEY_ORDER[type as UpdateType];
+  let next = 0;
   // for…in, not Object.keys: no array per update (decoded maps have no inherited keys).
   for (const key in input) {
     if (!allowed.has(key)) throw new ValidationError(key, `unknown field for a "${type}" update`);
+    if (!inPlace) continue;
+    while (next < order.length && order[next] !== key) next++;
+    if (next === order.length) inPlace = false; // out of canonical order: a fresh object
+    else next++;
   }
   // Every value is read and checked before anything is written: `out` may be `input`.
   const u = user(input['user'], type === 'resync');
