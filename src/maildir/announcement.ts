@@ -31,7 +31,6 @@ export function nothingToAnnounce(user: UserName, mailbox: MailboxName | undefin
   return { user, mailbox, updates: [], done: async () => {} };
 }
 
-
 /**
  * Writes the marker (before the caller records the changes) and returns the
  * announcement. No fsync: the marker only has to outlive a process, not the machine;

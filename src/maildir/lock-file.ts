@@ -88,7 +88,6 @@ function tryCreate(file: string, content: string): boolean {
   return true;
 }
 
-
 function readOrEmpty(file: string): string {
   try {
     return readFileSync(file, 'utf8');

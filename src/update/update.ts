@@ -129,20 +129,30 @@ const sameFlag = (a: string, b: string): boolean => a.length === b.length && (a 
 
 /** A flag list as updates carry it: valid IMAP flags, duplicates (case-insensitive) dropped. */
 export function validateFlags(v: unknown): Flag[] {
+  return flagList(v, true);
+}
+
+/**
+ * Checks a flag list. `copy`: always a new list; otherwise `v` itself unless it has a
+ * duplicate to drop (then a new list from the first duplicate on).
+ */
+function flagList(v: unknown, copy: boolean): Flag[] {
   if (!Array.isArray(v)) throw new ValidationError('flags', v === undefined ? 'is required' : 'must be an array of flags');
   if (v.length > MAX_FLAGS) throw new ValidationError('flags', `more than ${MAX_FLAGS} flags`);
-  const out: Flag[] = [];
+  let out: Flag[] | null = copy ? [] : null;
   for (let i = 0; i < v.length; i++) {
     const f: unknown = v[i];
     if (!isFlag(f)) {
       throw new ValidationError('flags', `${show(f)} is not a valid IMAP flag`);
     }
-    // A plain loop, not out.some(closure): this runs for every flag of every update.
+    // A plain loop, not some(closure): this runs for every flag of every update. The
+    // earlier flags of `v` are all valid, and equal to a kept one where not kept.
     let seen = false;
-    for (let k = 0; k < out.length && !seen; k++) seen = sameFlag(f, out[k]!);
-    if (!seen) out.push(f);
+    for (let k = 0; k < i && !seen; k++) seen = sameFlag(f, v[k] as string);
+    if (seen) out ??= v.slice(0, i) as Flag[]; // the first duplicate: none before it
+    else out?.push(f);
   }
-  return out;
+  return out ?? (v as Flag[]);
 }
 
 /** Sets `key` of `out` to `v`, or, where `out` is the input itself, drops a key that is there undefined. */
@@ -213,7 +223,7 @@ function canonicalUpdate(input: unknown, inPlace: boolean): Update {
       const uid = input['uid'];
       if (!isUid(uid)) throw new ValidationError('uid', 'must be an integer 1..4294967295');
       const flags = input['flags'];
-      const kept = inPlace ? checkFlags(flags) : validateFlags(flags);
+      const kept = flagList(flags, !inPlace);
       const uidValidity = optionalU32(input['uidValidity'], 'uidValidity');
       const modseq = optionalModseq(input['modseq']);
       const out: Record<string, unknown> = inPlace ? input : { type, user: u, mailbox, uid };
@@ -245,20 +255,6 @@ function canonicalUpdate(input: unknown, inPlace: boolean): Update {
       return out as unknown as Update;
     }
   }
-}
-
-/**
- * `validateFlags` that hands back the list itself when it is good as it is; only a list
- * with a bad flag (to throw) or a duplicate (to drop) goes through `validateFlags`.
- */
-function checkFlags(v: unknown): Flag[] {
-  if (!Array.isArray(v) || v.length > MAX_FLAGS) return validateFlags(v);
-  for (let i = 0; i < v.length; i++) {
-    const f: unknown = v[i];
-    if (!isFlag(f)) return validateFlags(v);
-    for (let k = 0; k < i; k++) if (sameFlag(f, v[k] as string)) return validateFlags(v);
-  }
-  return v as Flag[];
 }
 
 export function uidsOf(u: ExistsUpdate | ExpungeUpdate): UidSet {
