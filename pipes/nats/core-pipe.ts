@@ -6,7 +6,8 @@ import type { Envelope } from '../../src/envelope/envelope.js';
 import { resyncAll, type Update } from '../../src/update/update.js';
 import { connectNats, natsError } from './connect.js';
 import { redactNatsUrl, type NatsSettings } from './nats-url.js';
-import { decodeBatch, isBatch, SubjectBatcher } from './subject-batch.js';
+import { decodeBatch, isBatch, MAX_BATCH_UPDATES, SubjectBatcher } from './subject-batch.js';
+import { readCanonicalBatch } from '../../src/envelope/canonical-reader.js';
 import { allSubjects, encodeToken, NONE, subjectFor } from './subjects.js';
 import { validateDecodedEnvelope } from '../../src/envelope/envelope.js';
 
@@ -61,6 +62,11 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     if (!isBatch(data)) return void this.receive(data, subject);
     if (data.length > this.opts.maxFrameBytes) {
       this.status({ type: 'rejected', detail: `${subject}: batch of ${data.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte cap` });
+      return;
+    }
+    const canonical = readCanonicalBatch(data, MAX_BATCH_UPDATES);
+    if (canonical !== undefined) {
+      for (const env of canonical) this.inbox.accept(env);
       return;
     }
     let values: unknown[];

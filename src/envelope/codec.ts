@@ -3,6 +3,7 @@ import { Unpackr } from 'msgpackr/unpack';
 import { PipeError } from '../errors.js';
 import { validateDecodedEnvelope, validateEnvelope, type Envelope } from './envelope.js';
 import { FRAME_HEADER } from './frame.js';
+import { readCanonicalEnvelope } from './canonical-reader.js';
 
 /**
  * The wire codec is msgpackr, kept to plain msgpack so any msgpack library reads and
@@ -107,6 +108,8 @@ function toScratch(buf: Buffer, start: number, end: number): void {
  */
 const span = { start: 0, end: 0 };
 export function decodeEnvelopeAt(buf: Buffer, start: number, end: number): Envelope {
+  const canonical = readCanonicalEnvelope(buf, start, end);
+  if (canonical !== undefined) return canonical;
   if (end - start < SMALL_FRAME) {
     toScratch(buf, start, end);
     span.start = 0;
@@ -120,5 +123,5 @@ export function decodeEnvelopeAt(buf: Buffer, start: number, end: number): Envel
 
 /** Decode and validate: throws BAD_FRAME for bytes that are not msgpack, BAD_INPUT for wrong shape. */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
-  return validateDecodedEnvelope(unpackValue(bytes));
+  return readCanonicalEnvelope(bytes, 0, bytes.length) ?? validateDecodedEnvelope(unpackValue(bytes));
 }
