@@ -1,5 +1,6 @@
 import type { Envelope, Origin } from './envelope.js';
-import { MAX_UID, MAX_UID_RANGES } from '../update/uid-set.js';
+import { MAX_UID } from '../update/uid-set.js';
+import { isCanonicalUidSet } from '../update/uid-set-bytes.js';
 import type { Flag, Update } from '../update/update.js';
 
 /**
@@ -254,54 +255,13 @@ function flagList(): Flag[] | undefined {
   return out;
 }
 
-/** A canonical sequence set of UIDs as a string: ascending, disjoint, merged ranges. */
+/** A canonical sequence set of UIDs as a string (see isCanonicalUidSet). */
 function uidSet(): string | undefined {
   const n = strHeader();
-  if (n < 1 || n > MAX_UID_RANGES * 22) return undefined;
-  const end = pos + n;
-  let prev = -1; // the last UID of the previous range
-  let ranges = 0;
-  let i = pos;
-  while (i < end) {
-    if (++ranges > MAX_UID_RANGES) return undefined;
-    const a = number(i, end);
-    if (a < 0) return undefined;
-    i = next;
-    let b = a;
-    if (i < end && src[i] === 0x3a) {
-      b = number(i + 1, end);
-      if (b <= a) return undefined; // "5:5" and "7:5" print otherwise
-      i = next;
-    }
-    if (a <= prev + 1 && prev >= 0) return undefined; // overlapping or adjacent: merged otherwise
-    prev = b;
-    if (i < end) {
-      if (src[i] !== 0x2c) return undefined;
-      i++;
-      if (i === end) return undefined;
-    }
-  }
+  if (n < 1 || !isCanonicalUidSet(src, pos, pos + n)) return undefined;
   const text = latin1(pos, n);
-  pos = end;
+  pos += n;
   return text;
-}
-
-let next = 0;
-/** A UID written without leading zeros at `i`, or -1; `next` is where it ends. */
-function number(i: number, end: number): number {
-  if (i >= end) return -1;
-  const first = src[i]!;
-  if (first < 0x31 || first > 0x39) return -1;
-  let v = first - 0x30;
-  let j = i + 1;
-  for (; j < end; j++) {
-    const c = src[j]!;
-    if (c < 0x30 || c > 0x39) break;
-    v = v * 10 + (c - 0x30);
-    if (v > MAX_UID) return -1;
-  }
-  next = j;
-  return v;
 }
 
 /** Optional trailing fields of a message update, in canonical order; false if malformed. */

@@ -137,7 +137,7 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     if (this.closing) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
     let frame: Buffer;
     try {
-      frame = this.envelope(u, Kind.Update).bytes;
+      frame = this.frame(u, Kind.Update);
     } catch (err) {
       return Promise.reject(err);
     }

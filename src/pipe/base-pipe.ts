@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { writeCanonicalEnvelope } from '../envelope/canonical-writer.js';
 import { decodeEnvelope, encodeCheckedEnvelope } from '../envelope/codec.js';
 import { ENVELOPE_VERSION, validateEnvelope, type Envelope } from '../envelope/envelope.js';
 import { validateUpdate, type Update } from '../update/update.js';
@@ -58,6 +59,18 @@ export abstract class BasePipe extends EventEmitter {
     env.seq = this.seq.next();
     this.counters.pushed++;
     return { env, bytes: encodeCheckedEnvelope(env, frameKind) };
+  }
+
+  /**
+   * `envelope(u, frameKind).bytes`, the way most pushes can take: a canonical message
+   * update is checked and written in one pass (canonical-writer.ts).
+   */
+  protected frame(u: Update, frameKind: number): Buffer {
+    const bytes = writeCanonicalEnvelope(this.origin, this.seq.current + 1, Date.now(), u, frameKind);
+    if (bytes === undefined) return this.envelope(u, frameKind).bytes;
+    this.seq.next();
+    this.counters.pushed++;
+    return bytes;
   }
 
   /** Checks and encodes somebody else's envelope for forwarding (origin and seq kept). */

@@ -4,11 +4,17 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { readCanonicalBatch, readCanonicalEnvelope } from '../../src/envelope/canonical-reader.js';
+import { writeCanonicalEnvelope } from '../../src/envelope/canonical-writer.js';
+import { isCanonicalUidSet } from '../../src/update/uid-set-bytes.js';
+import { UidSet } from '../../src/update/uid-set.js';
 import { decodeEnvelope, decodeEnvelopeAt, encodeCheckedEnvelope, packValue, unpackValue } from '../../src/envelope/codec.js';
 import { validateDecodedEnvelope, validateEnvelope } from '../../src/envelope/envelope.js';
 
 /**
- * The canonical reader is a shortcut for msgpackr + validateDecodedEnvelope: for any bytes
+ * The canonical reader and writer are shortcuts: the reader for msgpackr +
+ * validateDecodedEnvelope, the writer for validateEnvelope + msgpackr.
+ *
+ * The reader is a shortcut for msgpackr + validateDecodedEnvelope: for any bytes
  * it gives the same envelope, key order included, or `undefined`, never a different
  * answer, and never an envelope where the general path throws.
  */
@@ -161,4 +167,102 @@ test('the update vectors, sent as they are: the same answers both ways', () => {
       agrees(bytesOf((JSON.parse(line) as { in: unknown }).in));
     }
   }
+});
+
+/** The writer: msgpackr's bytes for validateEnvelope's result, or undefined; never bytes where the general path throws. */
+function writes(u: unknown, seq: number, ts: number, kind?: number): 'fast' | 'general' {
+  const fast = writeCanonicalEnvelope(ORIGIN, seq, ts, u, kind);
+  let expected: Buffer | undefined;
+  try {
+    expected = encodeCheckedEnvelope(validateEnvelope({ v: 1, origin: ORIGIN, seq, ts, update: u }), kind);
+  } catch (err) {
+    assert.equal(fast, undefined, `the writer took what the general path rejects: ${(err as Error).message}`);
+    return 'general';
+  }
+  if (fast === undefined) return 'general';
+  assert.equal(Buffer.from(fast).toString('hex'), Buffer.from(expected).toString('hex'));
+  return 'fast';
+}
+
+const isPlain = (s: string | undefined): boolean => s === undefined || /^[\x20-\x7e]+$/.test(s);
+const COMMON = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent'];
+
+test('random updates: the writer gives the bytes msgpackr gives the checked envelope, and writes the canonical ones itself', () => {
+  let fast = 0;
+  fc.assert(
+    fc.property(messageUpdate, fc.oneof(fc.integer({ min: 1, max: 2 ** 40 }), num), fc.oneof(fc.constant(1_796_219_913_990), num), fc.constantFrom(undefined, 3), (u, seq, ts, kind) => {
+      if (writes(u, seq, ts, kind) === 'fast') fast++;
+      // The same update once canonical: the writer must take it if it is plain enough.
+      let checked;
+      try {
+        checked = validateEnvelope(envOf(u, { seq, ts })).update;
+      } catch {
+        return;
+      }
+      const path = writes(checked, seq, ts, kind);
+      const t = checked.type;
+      const flagsOk = t !== 'flags' || (checked.flags.length <= 15 && checked.flags.every((f) => COMMON.includes(f)));
+      if ((t === 'flags' || t === 'exists' || t === 'expunge') && isPlain(checked.user) && isPlain(checked.mailbox) && flagsOk && Number.isSafeInteger(ts) && ts >= 0) {
+        assert.equal(path, 'fast', `a canonical ${t} update went the general way: ${JSON.stringify(checked)}`);
+      }
+    }),
+    { numRuns: 5000 },
+  );
+  assert.ok(fast > 50, `only ${fast} updates were written by the writer`);
+});
+
+test('the writer: hostile and odd inputs go the general way, and frames already handed out stay as they were', () => {
+  const good = { type: 'flags', user: 'a', mailbox: 'INBOX', uid: 5, flags: ['\\Seen'] };
+  assert.equal(writes(good, 1, 1), 'fast');
+  const odd: unknown[] = [
+    null,
+    'flags',
+    [good],
+    Object.assign(Object.create({ inherited: 1 }), good),
+    { ...good, type: 'constructor' },
+    { ...good, type: '__proto__' },
+    { ...good, extra: 1 },
+    { ...good, uid: 0 },
+    { ...good, uid: 2 ** 32 },
+    { ...good, uid: '5' },
+    { ...good, flags: ['\\Seen', '\\Seen'] },
+    { ...good, flags: ['\\Seen', '\\SEEN'] },
+    { ...good, flags: '\\Seen' },
+    { ...good, user: '*' },
+    { ...good, user: 'x'.repeat(321) },
+    { ...good, mailbox: 'é' },
+    { ...good, modseq: -1 },
+    { ...good, modseq: 2 ** 53 },
+    { ...good, uidValidity: 1.5 },
+    { type: 'exists', user: 'a', mailbox: 'INBOX', uids: [1, 2] },
+    { type: 'exists', user: 'a', mailbox: 'INBOX', uids: '2,1' },
+    { type: 'exists', user: 'a', mailbox: 'INBOX', uids: '1:é' },
+    { type: 'exists', user: 'a', mailbox: 'INBOX', uid: 1, uids: '1' },
+  ];
+  for (const u of odd) assert.equal(writes(u, 1, 1), 'general', JSON.stringify(u));
+  assert.equal(writeCanonicalEnvelope(ORIGIN, 1, 1.5, good), undefined, 'a fractional timestamp');
+  // Past a block's end: big names and long UID sets start new blocks; older frames keep their bytes.
+  const kept: [Buffer, string][] = [];
+  for (let i = 0; i < 400; i++) {
+    const u = i % 2 ? { ...good, uid: i + 1, mailbox: 'm'.repeat(900) } : { type: 'exists', user: 'u', mailbox: 'INBOX', uids: Array.from({ length: 300 }, (_, k) => 3 * k + 1).join(',') };
+    const f = writeCanonicalEnvelope(ORIGIN, i + 1, 1, u, 3)!;
+    kept.push([f, Buffer.from(f).toString('hex')]);
+  }
+  for (const [f, hex] of kept) assert.equal(f.toString('hex'), hex);
+  assert.equal(decodeEnvelopeAt(kept[399]![0], 5, kept[399]![0].length).seq, 400);
+});
+
+test('UID set text is taken as canonical exactly when UidSet prints it so', () => {
+  fc.assert(
+    fc.property(fc.oneof(uids.filter((x): x is string => typeof x === 'string'), fc.stringMatching(/^[0-9:,]{0,14}$/)), (text) => {
+      let canonical = false;
+      try {
+        canonical = UidSet.parse(text).toString() === text;
+      } catch {
+        // not a UID set at all
+      }
+      assert.equal(isCanonicalUidSet(Buffer.from(text, 'latin1'), 0, text.length), canonical, text);
+    }),
+    { numRuns: 20_000 },
+  );
 });
