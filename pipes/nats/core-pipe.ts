@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { PipeError } from '../../src/errors.js';
-import { BasePipe } from '../../src/pipe/base-pipe.js';
+import { BasePipe, type Outgoing } from '../../src/pipe/base-pipe.js';
 import type { PipeOptions, UpdateHandler, UpdatePipe } from '../../src/pipe/update-pipe.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { resyncAll, type Update } from '../../src/update/update.js';
@@ -189,24 +189,31 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
   }
 
   push(u: Update): Promise<void> {
-    return this.publishEnvelope(() => this.envelope(u));
+    // Once checked, the update routes as its canonical form would (same user and mailbox).
+    return this.publishEnvelope(() => {
+      const bytes = this.frame(u);
+      return { update: u, origin: this.origin, seq: this.lastSeq, bytes };
+    });
   }
 
   /** Relays somebody else's update unchanged (see ForwardingPipe). */
   forward(env: Envelope): Promise<void> {
-    return this.publishEnvelope(() => this.forwardEnvelope(env));
+    return this.publishEnvelope(() => {
+      const { env: checked, bytes } = this.forwardEnvelope(env);
+      return { update: checked.update, origin: checked.origin, seq: checked.seq, bytes };
+    });
   }
 
-  protected publishEnvelope(encode: () => { env: Envelope; bytes: Buffer }): Promise<void> {
+  protected publishEnvelope(encode: () => Outgoing): Promise<void> {
     if (this.closing) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
     let bytes: Buffer;
-    let env: Envelope;
+    let update: Update;
     try {
-      ({ env, bytes } = encode());
+      ({ update, bytes } = encode());
     } catch (err) {
       return Promise.reject(err);
     }
-    const subject = subjectFor(this.settings.prefix, env.update);
+    const subject = subjectFor(this.settings.prefix, update);
     const nc = this.nc;
     // Connected and nothing queued behind the connect: publish now, in push order.
     if (nc && this.waitingForConnect === 0) {

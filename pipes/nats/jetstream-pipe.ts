@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClien
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PipeError } from '../../src/errors.js';
 import type { PipeOptions, UpdateHandler, UpdatePipe } from '../../src/pipe/update-pipe.js';
-import type { Envelope } from '../../src/envelope/envelope.js';
+import type { Outgoing } from '../../src/pipe/base-pipe.js';
 import { natsError } from './connect.js';
 import { NatsCorePipe } from './core-pipe.js';
 import type { NatsSettings } from './nats-url.js';
@@ -109,17 +109,17 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
     }
   }
 
-  protected override publishEnvelope(encode: () => { env: Envelope; bytes: Buffer }): Promise<void> {
+  protected override publishEnvelope(encode: () => Outgoing): Promise<void> {
     if (this.closingNow) return Promise.reject(new PipeError('CLOSED', 'pipe is closed'));
-    let env;
+    let out: Outgoing;
     try {
-      env = encode();
+      out = encode();
     } catch (err) {
       return Promise.reject(err);
     }
-    const subject = subjectFor(this.settings.prefix, env.env.update);
-    const msgID = `${env.env.origin}:${env.env.seq}`;
-    const p = this.publish(subject, env.bytes, msgID);
+    const subject = subjectFor(this.settings.prefix, out.update);
+    const msgID = `${out.origin}:${out.seq}`;
+    const p = this.publish(subject, out.bytes, msgID);
     this.track(p);
     return p;
   }

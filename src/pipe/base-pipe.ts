@@ -1,11 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { writeCanonicalEnvelope } from '../envelope/canonical-writer.js';
 import { decodeEnvelope, encodeCheckedEnvelope } from '../envelope/codec.js';
-import { ENVELOPE_VERSION, validateEnvelope, type Envelope } from '../envelope/envelope.js';
+import { ENVELOPE_VERSION, validateEnvelope, type Envelope, type Origin, type Seq } from '../envelope/envelope.js';
 import { validateUpdate, type Update } from '../update/update.js';
 import { Inbox } from './inbox.js';
 import { newOrigin, Sequencer } from './origin.js';
 import { withDefaults, type PipeOptions, type PipeStats, type PipeStatus, type UpdateHandler } from './update-pipe.js';
+
+/** An update on its way out: its bytes and what a transport routes and deduplicates it by. */
+export interface Outgoing {
+  update: Update;
+  origin: Origin;
+  seq: Seq;
+  bytes: Buffer;
+}
 
 /**
  * What message-oriented backends (one envelope per message) share: origin and sequence,
@@ -63,14 +71,19 @@ export abstract class BasePipe extends EventEmitter {
 
   /**
    * `envelope(u, frameKind).bytes`, the way most pushes can take: a canonical message
-   * update is checked and written in one pass (canonical-writer.ts).
+   * update is checked and written in one pass (canonical-writer.ts). Its seq is `lastSeq`.
    */
-  protected frame(u: Update, frameKind: number): Buffer {
+  protected frame(u: Update, frameKind?: number): Buffer {
     const bytes = writeCanonicalEnvelope(this.origin, this.seq.current + 1, Date.now(), u, frameKind);
     if (bytes === undefined) return this.envelope(u, frameKind).bytes;
     this.seq.next();
     this.counters.pushed++;
     return bytes;
+  }
+
+  /** The seq of the update pushed last. */
+  protected get lastSeq(): Seq {
+    return this.seq.current;
   }
 
   /** Checks and encodes somebody else's envelope for forwarding (origin and seq kept). */
