@@ -4,20 +4,23 @@ import { isCanonicalUidSet } from '../update/uid-set-bytes.js';
 import type { Flag, Update } from '../update/update.js';
 
 /**
- * A reader for the one encoding nearly every envelope arrives in: a message update
- * (`flags`, `exists`, `expunge`) as this package writes it, canonical and plain ASCII.
- * It checks while it reads, straight from the bytes, and gives exactly what msgpackr
- * followed by `validateDecodedEnvelope` gives, or `undefined` for anything else (another
- * encoder's layout, a key out of order, a non-ASCII name, any error at all), which the
- * caller then reads the general way, errors and all. So the general path stays the
- * definition and this is only a shortcut for it (test/unit/canonical-reader.test.ts
- * holds the two to the same answers).
+ * A reader for the one layout nearly every envelope arrives in: a message update
+ * (`flags`, `exists`, `expunge`) as this package writes it (docs/wire-protocol.md),
+ * canonical and plain ASCII. It checks while it reads, straight from the bytes, and
+ * gives exactly what msgpackr followed by `validateDecodedEnvelope` gives, or `undefined`
+ * for anything else (another encoder's layout, a key out of order, a non-ASCII name, any
+ * error at all), which the caller then reads the general way, errors and all. So the
+ * general path stays the definition and this is only a shortcut for it
+ * (test/unit/canonical-codec.test.ts holds the two to the same answers).
  *
  * Why our own code next to msgpackr: a receiver decoded and then validated every update,
  * and the two together were most of a socket owner's time. Read in one pass, the map keys
  * are compared as bytes instead of being made into strings, names that repeat (the origin,
  * the user, the mailbox) are recognised by their bytes and not allocated again, and the
- * common flags are constants: see the closing figures in canonical-reader's commit.
+ * common flags are constants. 200,000 bench frames out of 64 KiB chunks, one process:
+ * 930–960 ns an update against 2,690–2,890 the general way, on a busy 2-core VM where
+ * msgpackr alone took about 3,000 for the same updates as hand-batched arrays. The unix
+ * bench's 1→4 fan-out went from 65–73k to 91–121k updates/s with it.
  */
 
 let src: Uint8Array = new Uint8Array(0);

@@ -6,7 +6,7 @@ import { isCanonicalUidSet } from '../update/uid-set-bytes.js';
  * The push side of canonical-reader.ts: a message update (`flags`, `exists`, `expunge`)
  * with plain-ASCII names and common flags, already canonical, is checked and written as
  * an envelope in one pass, byte for byte what msgpackr writes for `validateEnvelope`'s
- * result (test/unit/canonical-writer.test.ts holds the two to the same bytes), without
+ * result (test/unit/canonical-codec.test.ts holds the two to the same bytes), without
  * the canonical copy of the update that would only be encoded and dropped. Anything else
  * returns `undefined`, and the caller takes the general way (validateUpdate, msgpackr),
  * which stays the definition, errors and all.
