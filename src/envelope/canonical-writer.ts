@@ -19,35 +19,42 @@ import { isCanonicalUidSet } from '../update/uid-set-bytes.js';
  */
 const BLOCK_BYTES = 64 * 1024;
 let block = Buffer.allocUnsafe(BLOCK_BYTES);
+let view = new DataView(block.buffer, block.byteOffset, block.length);
 let used = 0;
 let w = 0;
 
 const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
-/** A short string as msgpack writes it: fixstr header, then its bytes. */
-const fixstr = (s: string): Uint8Array => Uint8Array.from([0xa0 | s.length, ...ascii(s)]);
-/** The bytes before the origin, between origin and seq, ts, update. */
-const ENVELOPE_HEAD = Uint8Array.from([0xde, 0, 5, ...fixstr('v'), 1, ...fixstr('origin')]);
-const K_SEQ = fixstr('seq');
-const K_TS = fixstr('ts');
-const K_UPDATE = fixstr('update');
-const K_TYPE = fixstr('type');
-const K_USER = fixstr('user');
-const K_MAILBOX = fixstr('mailbox');
-const K_UID = fixstr('uid');
-const K_UIDS = fixstr('uids');
-const K_FLAGS = fixstr('flags');
-const K_UIDVALIDITY = fixstr('uidValidity');
-const K_MODSEQ = fixstr('modseq');
-const TYPES: Readonly<Record<string, Uint8Array>> = { flags: fixstr('flags'), exists: fixstr('exists'), expunge: fixstr('expunge') };
+/** A string as msgpack writes it (the shortest header), for names up to 64 KiB. */
+function str(s: string): number[] {
+  const n = s.length;
+  const head = n < 0x20 ? [0xa0 | n] : n < 0x100 ? [0xd9, n] : [0xda, n >>> 8, n & 0xff];
+  return [...head, ...ascii(s)];
+}
+const K_TS = Uint8Array.from(str('ts'));
+const K_UID = Uint8Array.from(str('uid'));
+const K_UIDS = Uint8Array.from(str('uids'));
+const K_FLAGS = Uint8Array.from(str('flags'));
+const K_UIDVALIDITY = Uint8Array.from(str('uidValidity'));
+const K_MODSEQ = Uint8Array.from(str('modseq'));
 
-const FLAG_BYTES: ReadonlyMap<string, Uint8Array> = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent'].map((f) => [f, fixstr(f)]));
+/**
+ * What follows `ts` up to the user's name: the update key, the update's map header (its
+ * entry count) and its type, for each type and count.
+ */
+const UPDATE_HEAD: Readonly<Record<string, readonly Uint8Array[]>> = Object.fromEntries(
+  ['flags', 'exists', 'expunge'].map((t) => [t, [4, 5, 6, 7].map((keys) => Uint8Array.from([...str('update'), 0xde, 0, keys, ...str('type'), ...str(t), ...str('user')]))]),
+);
+
+const FLAG_BYTES: ReadonlyMap<string, Uint8Array> = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent'].map((f) => [f, Uint8Array.from(str(f))]));
 const FLAGS_KEYS: ReadonlySet<string> = new Set(['type', 'user', 'mailbox', 'uid', 'flags', 'uidValidity', 'modseq']);
 const UIDS_KEYS: ReadonlySet<string> = new Set(['type', 'user', 'mailbox', 'uids', 'uidValidity', 'modseq']);
 const MAX_USER = 320;
 const MAX_MAILBOX = 1024;
 
 function put(bytes: Uint8Array): void {
-  for (let i = 0; i < bytes.length; i++) block[w++] = bytes[i]!;
+  if (bytes.length > 8) block.set(bytes, w);
+  else for (let i = 0; i < bytes.length; i++) block[w + i] = bytes[i]!;
+  w += bytes.length;
 }
 
 function uint(n: number): void {
@@ -57,40 +64,61 @@ function uint(n: number): void {
     block[w++] = n;
   } else if (n < 0x1_0000) {
     block[w++] = 0xcd;
-    block[w++] = n >>> 8;
-    block[w++] = n & 0xff;
+    view.setUint16(w, n);
+    w += 2;
   } else if (n <= MAX_UID) {
     block[w++] = 0xce;
-    block.writeUInt32BE(n, w);
+    view.setUint32(w, n);
     w += 4;
   } else {
     // msgpackr writes a number past 32 bits as a float64
     block[w++] = 0xcb;
-    block.writeDoubleBE(n, w);
+    view.setFloat64(w, n);
     w += 8;
   }
 }
 
-/** `s` as a msgpack string if it is 1..max characters of printable ASCII; false otherwise. */
-function name(s: unknown, max: number): boolean {
-  if (typeof s !== 'string' || s.length === 0 || s.length > max) return false;
-  const n = s.length;
-  if (n < 0x20) block[w++] = 0xa0 | n;
-  else if (n < 0x100) {
-    block[w++] = 0xd9;
-    block[w++] = n;
-  } else {
-    block[w++] = 0xda;
-    block[w++] = n >>> 8;
-    block[w++] = n & 0xff;
+/**
+ * The bytes of the last name written in one place, with what follows it: a pipe pushes
+ * for the same origin always and mostly for the same few users and mailboxes, so most
+ * writes compare a string and copy its bytes.
+ */
+class NameBytes {
+  private text: string | null = null;
+  private bytes = new Uint8Array(0);
+
+  constructor(
+    private readonly valid: (s: string) => boolean,
+    private readonly before: readonly number[],
+    private readonly after: readonly number[],
+  ) {}
+
+  /** `before`, `s` as a msgpack string, `after`; undefined if `s` is not valid. */
+  of(s: string): Uint8Array | undefined {
+    if (s !== this.text) {
+      if (!this.valid(s)) return undefined;
+      this.bytes = Uint8Array.from([...this.before, ...str(s), ...this.after]);
+      this.text = s;
+    }
+    return this.bytes;
   }
-  for (let i = 0; i < n; i++) {
+}
+
+function printable(s: string, max: number): boolean {
+  if (s.length === 0 || s.length > max) return false;
+  for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c > 0x7e) return false;
-    block[w++] = c;
   }
   return true;
 }
+
+const ORIGIN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** The envelope's start up to `seq`'s value: map header, `v: 1`, the origin. */
+const origins = new NameBytes((s) => ORIGIN.test(s), [0xde, 0, 5, ...str('v'), 1, ...str('origin')], str('seq'));
+/** A user `*` (every account) is only for a resync: left to the general path to refuse. */
+const users = new NameBytes((s) => printable(s, MAX_USER) && s !== '*', [], str('mailbox'));
+const mailboxes = new NameBytes((s) => printable(s, MAX_MAILBOX), [], []);
 
 function flagList(v: unknown): boolean {
   if (!Array.isArray(v) || v.length > 15) return false;
@@ -114,11 +142,11 @@ function uidSetText(v: unknown): boolean {
     block[w++] = n;
   } else if (n < 0x1_0000) {
     block[w++] = 0xda;
-    block.writeUInt16BE(n, w);
+    view.setUint16(w, n);
     w += 2;
   } else {
     block[w++] = 0xdb;
-    block.writeUInt32BE(n, w);
+    view.setUint32(w, n);
     w += 4;
   }
   const from = w;
@@ -144,44 +172,39 @@ export function writeCanonicalEnvelope(origin: Origin, seq: Seq, ts: number, u: 
   if (proto !== Object.prototype && proto !== null) return undefined;
   const o = u as Record<string, unknown>;
   const type = o['type'];
-  const typeBytes = typeof type === 'string' ? TYPES[type] : undefined;
-  if (typeBytes === undefined || !Object.hasOwn(TYPES, type as string)) return undefined;
+  const heads = typeof type === 'string' && Object.hasOwn(UPDATE_HEAD, type) ? UPDATE_HEAD[type] : undefined;
+  if (heads === undefined) return undefined;
   const flags = type === 'flags';
   const allowed = flags ? FLAGS_KEYS : UIDS_KEYS;
   for (const key in o) if (!allowed.has(key)) return undefined;
-  const uids = o['uids'];
   const user = o['user'];
   const mailbox = o['mailbox'];
-  if (typeof user !== 'string' || typeof mailbox !== 'string' || (user.length === 1 && user === '*')) return undefined;
-  const uidsBytes = typeof uids === 'string' ? uids.length : 0;
-  const size = FIXED_BYTES + origin.length + user.length + mailbox.length + uidsBytes;
+  const uidValidity = o['uidValidity'];
+  const modseq = o['modseq'];
+  if (typeof user !== 'string' || typeof mailbox !== 'string') return undefined;
+  if (uidValidity !== undefined && !isUid(uidValidity)) return undefined;
+  if (modseq !== undefined && (typeof modseq !== 'number' || !Number.isSafeInteger(modseq) || modseq < 0)) return undefined;
+  const head = origins.of(origin);
+  const userBytes = users.of(user);
+  const mailboxBytes = mailboxes.of(mailbox);
+  if (head === undefined || userBytes === undefined || mailboxBytes === undefined) return undefined;
+  const uids = o['uids'];
+  const size = FIXED_BYTES + head.length + userBytes.length + mailboxBytes.length + (typeof uids === 'string' ? uids.length : 0);
   if (used + size > block.length) {
     block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, size));
+    view = new DataView(block.buffer, block.byteOffset, block.length);
     used = 0;
   }
   const start = used;
   w = frameKind === undefined ? start : start + 5;
-  put(ENVELOPE_HEAD);
-  if (!name(origin, 64)) return undefined;
-  put(K_SEQ);
+  put(head);
   uint(seq);
   put(K_TS);
   uint(ts);
-  put(K_UPDATE);
-  const uidValidity = o['uidValidity'];
-  const modseq = o['modseq'];
-  if (uidValidity !== undefined && !isUid(uidValidity)) return undefined;
-  if (modseq !== undefined && (typeof modseq !== 'number' || !Number.isSafeInteger(modseq) || modseq < 0)) return undefined;
   const keys = (flags ? 5 : 4) + (uidValidity === undefined ? 0 : 1) + (modseq === undefined ? 0 : 1);
-  block[w++] = 0xde;
-  block[w++] = 0;
-  block[w++] = keys;
-  put(K_TYPE);
-  put(typeBytes);
-  put(K_USER);
-  if (!name(user, MAX_USER)) return undefined;
-  put(K_MAILBOX);
-  if (!name(mailbox, MAX_MAILBOX)) return undefined;
+  put(heads[keys - 4]!);
+  put(userBytes);
+  put(mailboxBytes);
   if (flags) {
     const uid = o['uid'];
     if (!isUid(uid)) return undefined;
@@ -202,7 +225,7 @@ export function writeCanonicalEnvelope(origin: Origin, seq: Seq, ts: number, u: 
     uint(modseq);
   }
   if (frameKind !== undefined) {
-    block.writeUInt32BE(w - start - 4, start);
+    view.setUint32(start, w - start - 4);
     block[start + 4] = frameKind;
   }
   used = w;
