@@ -133,22 +133,24 @@ function flagList(v: unknown): boolean {
   return true;
 }
 
-function uidSetText(v: unknown): boolean {
-  if (typeof v !== 'string' || v.length === 0) return false;
-  const n = v.length;
+/** The header of a string of `n` bytes: fixstr, str 8, 16 or 32, the shortest that holds it. */
+function strHead(n: number): void {
   if (n < 0x20) block[w++] = 0xa0 | n;
   else if (n < 0x100) {
     block[w++] = 0xd9;
     block[w++] = n;
-  } else if (n < 0x1_0000) {
-    block[w++] = 0xda;
-    view.setUint16(w, n);
-    w += 2;
   } else {
-    block[w++] = 0xdb;
-    view.setUint32(w, n);
-    w += 4;
+    block[w++] = n < 0x1_0000 ? 0xda : 0xdb;
+    if (n < 0x1_0000) view.setUint16(w, n);
+    else view.setUint32(w, n);
+    w += n < 0x1_0000 ? 2 : 4;
   }
+}
+
+function uidSetText(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length === 0) return false;
+  const n = v.length;
+  strHead(n);
   const from = w;
   for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i);

@@ -216,6 +216,8 @@ test('the writer: hostile and odd inputs go the general way, and frames already 
   assert.equal(writes(good, 1, 1), 'fast');
   // Long names take longer string headers (str 8, str 16), and numbers every integer form.
   for (const n of [31, 32, 255, 256, 1024]) assert.equal(writes({ ...good, mailbox: 'm'.repeat(n), user: 'u'.repeat(Math.min(n, 320)) }, 1, 1, 3), 'fast', `names of ${n}`);
+  const longSet = Array.from({ length: 20_000 }, (_, k) => 2 * k + 1).join(','); // > 64 KiB: str 32
+  assert.equal(writes({ type: 'exists', user: 'u', mailbox: 'INBOX', uids: longSet }, 1, 1, 3), 'fast');
   for (const v of [127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1]) assert.equal(writes({ ...good, uid: v, uidValidity: v, modseq: v * 2 ** 20 }, v, v, 3), 'fast', `numbers around ${v}`);
   const odd: unknown[] = [
     null,
