@@ -193,13 +193,15 @@ class NameCache {
   }
 }
 
+/** ASCII bytes as a string (every caller has checked they are ASCII). */
 function latin1(from: number, n: number): string {
   if (n <= 16) {
     let s = '';
     for (let i = 0; i < n; i++) s += String.fromCharCode(src[from + i]!);
     return s;
   }
-  return String.fromCharCode.apply(null, src.subarray(from, from + n) as unknown as number[]);
+  // Not String.fromCharCode.apply: a UID set of a MiB would be a MiB of arguments.
+  return Buffer.from(src.buffer, src.byteOffset + from, n).toString('latin1');
 }
 
 /** [A-Za-z0-9_.:-], the origin alphabet. */

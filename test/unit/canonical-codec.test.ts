@@ -146,6 +146,16 @@ test('a frame read in place out of a larger chunk, at an offset into pooled memo
   }
 });
 
+test('a long UID set is read as such; one past 64 KiB (str 32) goes the general way', () => {
+  for (const [count, fast] of [[10_000, true], [100_000, false]] as const) {
+    const uids = Array.from({ length: count }, (_, k) => 3 * k + 1).join(',');
+    const frame = encodeCheckedEnvelope(validateEnvelope(envOf({ type: 'expunge', user: 'u', mailbox: 'INBOX', uids })), 3);
+    const env = readCanonicalEnvelope(frame, 5, frame.length);
+    assert.equal((env?.update as { uids: string } | undefined)?.uids, fast ? uids : undefined);
+    assert.equal((decodeEnvelopeAt(frame, 5, frame.length).update as { uids: string }).uids, uids);
+  }
+});
+
 test('a batch: every envelope canonical, or the general way for all of them', () => {
   const envs = [1, 2, 3].map((i) => validateEnvelope(envOf({ type: 'expunge', user: 'u', mailbox: 'INBOX', uids: String(i) }, { seq: i })));
   const batch = packValue(envs);
