@@ -1,7 +1,8 @@
 import type { Envelope, Origin } from './envelope.js';
 import { MAX_UID } from '../update/uid-set.js';
 import { isCanonicalUidSet } from '../update/uid-set-bytes.js';
-import type { Flag, Update } from '../update/update.js';
+import { COMMON_FLAGS as FLAG_NAMES, MAX_MAILBOX_LENGTH, MAX_USER_LENGTH, type Flag, type Update } from '../update/update.js';
+import { msgpackStr } from './msgpack-str.js';
 
 /**
  * A reader for the one layout nearly every envelope arrives in: a message update
@@ -34,8 +35,6 @@ let base = 0;
 /** The byte at `i`, or -1 past the end. */
 const byteAt = (i: number): number => (i < lim ? src[i]! : -1);
 
-const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
-
 /** Bytes to match exactly: as 32-bit big-endian words, then the bytes left over. */
 interface Pattern {
   length: number;
@@ -44,7 +43,7 @@ interface Pattern {
 }
 /** A key as msgpack writes a short string: fixstr header, then its bytes. */
 function key(s: string): Pattern {
-  const bytes = [0xa0 | s.length, ...ascii(s)];
+  const bytes = msgpackStr(s);
   const words: number[] = [];
   let i = 0;
   for (; i + 4 <= bytes.length; i += 4) words.push(((bytes[i]! << 24) >>> 0) + ((bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!));
@@ -70,7 +69,7 @@ const T_EXISTS = key('exists');
 const T_EXPUNGE = key('expunge');
 
 /** Flags as fixstr bytes, each with its one string (distinct even case-insensitively). */
-const COMMON_FLAGS: readonly (readonly [Pattern, Flag])[] = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent'].map((f) => [key(f), f] as const);
+const COMMON_FLAGS: readonly (readonly [Pattern, Flag])[] = [...FLAG_NAMES].map((f) => [key(f), f] as const);
 
 /** Consumes `k` if the bytes at `pos` are exactly it. */
 function at(k: Pattern): boolean {
@@ -206,7 +205,7 @@ function latin1(from: number, n: number): string {
 
 /** [A-Za-z0-9_.:-], the origin alphabet. */
 const ORIGIN_BYTE = new Uint8Array(256);
-for (const c of ascii('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-')) ORIGIN_BYTE[c] = 1;
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-') ORIGIN_BYTE[c.charCodeAt(0)] = 1;
 
 function originBytes(from: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (ORIGIN_BYTE[src[from + i]!] === 0) return false;
@@ -291,9 +290,9 @@ function update(): Update | undefined {
   if (n < 4 || n > 7 || !at(K_TYPE)) return undefined;
   if (at(T_FLAGS)) {
     if (n < 5 || !at(K_USER)) return undefined;
-    const user = name(users, 320);
+    const user = name(users, MAX_USER_LENGTH);
     if (user === undefined || !at(K_MAILBOX)) return undefined;
-    const mailbox = name(mailboxes, 1024);
+    const mailbox = name(mailboxes, MAX_MAILBOX_LENGTH);
     if (mailbox === undefined || !at(K_UID)) return undefined;
     const uid = uint();
     if (uid < 1 || uid > MAX_UID || !at(K_FLAGS)) return undefined;
@@ -304,9 +303,9 @@ function update(): Update | undefined {
   }
   const type = at(T_EXISTS) ? ('exists' as const) : at(T_EXPUNGE) ? ('expunge' as const) : undefined;
   if (type === undefined || !at(K_USER)) return undefined;
-  const user = name(users, 320);
+  const user = name(users, MAX_USER_LENGTH);
   if (user === undefined || !at(K_MAILBOX)) return undefined;
-  const mailbox = name(mailboxes, 1024);
+  const mailbox = name(mailboxes, MAX_MAILBOX_LENGTH);
   if (mailbox === undefined || !at(K_UIDS)) return undefined;
   const uids = uidSet();
   if (uids === undefined) return undefined;

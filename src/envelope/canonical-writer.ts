@@ -1,4 +1,6 @@
-import type { Origin, Seq } from './envelope.js';
+import { isOrigin, type Origin, type Seq } from './envelope.js';
+import { msgpackStr } from './msgpack-str.js';
+import { COMMON_FLAGS, MAX_MAILBOX_LENGTH, MAX_USER_LENGTH } from '../update/update.js';
 import { isUid, MAX_UID } from '../update/uid-set.js';
 import { isCanonicalUidSet } from '../update/uid-set-bytes.js';
 
@@ -23,33 +25,24 @@ let view = new DataView(block.buffer, block.byteOffset, block.length);
 let used = 0;
 let w = 0;
 
-const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
-/** A string as msgpack writes it (the shortest header), for names up to 64 KiB. */
-function str(s: string): number[] {
-  const n = s.length;
-  const head = n < 0x20 ? [0xa0 | n] : n < 0x100 ? [0xd9, n] : [0xda, n >>> 8, n & 0xff];
-  return [...head, ...ascii(s)];
-}
-const K_TS = Uint8Array.from(str('ts'));
-const K_UID = Uint8Array.from(str('uid'));
-const K_UIDS = Uint8Array.from(str('uids'));
-const K_FLAGS = Uint8Array.from(str('flags'));
-const K_UIDVALIDITY = Uint8Array.from(str('uidValidity'));
-const K_MODSEQ = Uint8Array.from(str('modseq'));
+const K_TS = Uint8Array.from(msgpackStr('ts'));
+const K_UID = Uint8Array.from(msgpackStr('uid'));
+const K_UIDS = Uint8Array.from(msgpackStr('uids'));
+const K_FLAGS = Uint8Array.from(msgpackStr('flags'));
+const K_UIDVALIDITY = Uint8Array.from(msgpackStr('uidValidity'));
+const K_MODSEQ = Uint8Array.from(msgpackStr('modseq'));
 
 /**
  * What follows `ts` up to the user's name: the update key, the update's map header (its
  * entry count) and its type, for each type and count.
  */
 const UPDATE_HEAD: Readonly<Record<string, readonly Uint8Array[]>> = Object.fromEntries(
-  ['flags', 'exists', 'expunge'].map((t) => [t, [4, 5, 6, 7].map((keys) => Uint8Array.from([...str('update'), 0xde, 0, keys, ...str('type'), ...str(t), ...str('user')]))]),
+  ['flags', 'exists', 'expunge'].map((t) => [t, [4, 5, 6, 7].map((keys) => Uint8Array.from([...msgpackStr('update'), 0xde, 0, keys, ...msgpackStr('type'), ...msgpackStr(t), ...msgpackStr('user')]))]),
 );
 
-const FLAG_BYTES: ReadonlyMap<string, Uint8Array> = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent'].map((f) => [f, Uint8Array.from(str(f))]));
+const FLAG_BYTES: ReadonlyMap<string, Uint8Array> = new Map([...COMMON_FLAGS].map((f) => [f, Uint8Array.from(msgpackStr(f))]));
 const FLAGS_KEYS: ReadonlySet<string> = new Set(['type', 'user', 'mailbox', 'uid', 'flags', 'uidValidity', 'modseq']);
 const UIDS_KEYS: ReadonlySet<string> = new Set(['type', 'user', 'mailbox', 'uids', 'uidValidity', 'modseq']);
-const MAX_USER = 320;
-const MAX_MAILBOX = 1024;
 
 function put(bytes: Uint8Array): void {
   if (bytes.length > 8) block.set(bytes, w);
@@ -97,7 +90,7 @@ class NameBytes {
   of(s: string): Uint8Array | undefined {
     if (s !== this.text) {
       if (!this.valid(s)) return undefined;
-      this.bytes = Uint8Array.from([...this.before, ...str(s), ...this.after]);
+      this.bytes = Uint8Array.from([...this.before, ...msgpackStr(s), ...this.after]);
       this.text = s;
     }
     return this.bytes;
@@ -113,12 +106,11 @@ function printable(s: string, max: number): boolean {
   return true;
 }
 
-const ORIGIN = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** The envelope's start up to `seq`'s value: map header, `v: 1`, the origin. */
-const origins = new NameBytes((s) => ORIGIN.test(s), [0xde, 0, 5, ...str('v'), 1, ...str('origin')], str('seq'));
+const origins = new NameBytes(isOrigin, [0xde, 0, 5, ...msgpackStr('v'), 1, ...msgpackStr('origin')], msgpackStr('seq'));
 /** A user `*` (every account) is only for a resync: left to the general path to refuse. */
-const users = new NameBytes((s) => printable(s, MAX_USER) && s !== '*', [], str('mailbox'));
-const mailboxes = new NameBytes((s) => printable(s, MAX_MAILBOX), [], []);
+const users = new NameBytes((s) => printable(s, MAX_USER_LENGTH) && s !== '*', [], msgpackStr('mailbox'));
+const mailboxes = new NameBytes((s) => printable(s, MAX_MAILBOX_LENGTH), [], []);
 
 function flagList(v: unknown): boolean {
   if (!Array.isArray(v) || v.length > 15) return false;

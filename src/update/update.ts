@@ -51,8 +51,8 @@ export type Update = ExistsUpdate | ExpungeUpdate | FlagsUpdate | MailboxUpdate 
 export type UpdateType = Update['type'];
 
 const MAILBOX_OPS: ReadonlySet<string> = new Set(['create', 'delete', 'rename', 'subscribe', 'unsubscribe']);
-const MAX_USER_LENGTH = 320;
-const MAX_MAILBOX_LENGTH = 1024;
+export const MAX_USER_LENGTH = 320;
+export const MAX_MAILBOX_LENGTH = 1024;
 const MAX_FLAGS = 256;
 const MAX_FLAG_LENGTH = 256;
 
@@ -78,7 +78,7 @@ const FLAG = /^\\?[!#$&'+,\-./0-9:;<=>?@A-Z[^_`a-z|}~]+$/;
 
 /** A well-formed flag as accepted in updates (system flag or keyword atom). */
 /** The flags nearly every update carries, known good without the regex (a hot path: every push and every receipt). */
-const COMMON_FLAGS: ReadonlySet<string> = new Set(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent']);
+export const COMMON_FLAGS: ReadonlySet<Flag> = new Set(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$Forwarded', '$Junk', '$NotJunk', '$MDNSent']);
 
 export function isFlag(v: unknown): v is Flag {
   return typeof v === 'string' && (COMMON_FLAGS.has(v) || (v.length <= MAX_FLAG_LENGTH && FLAG.test(v)));
