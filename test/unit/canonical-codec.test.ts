@@ -84,6 +84,7 @@ test('random updates: the reader agrees with the general path, and takes the can
     }),
     { numRuns: 5000 },
   );
+  // ~150–190 over many seeds (5,000 runs): far above the bound unless the reader gives up.
   assert.ok(fast > 50, `only ${fast} canonical updates were read by the reader`);
 });
 
@@ -199,6 +200,7 @@ const COMMON = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '$F
 
 test('random updates: the writer gives the bytes msgpackr gives the checked envelope, and writes the canonical ones itself', () => {
   let fast = 0;
+  let canonicalFast = 0;
   fc.assert(
     fc.property(messageUpdate, fc.oneof(fc.integer({ min: 1, max: 2 ** 40 }), num), fc.oneof(fc.constant(1_796_219_913_990), num), fc.constantFrom(undefined, 3), (u, seq, ts, kind) => {
       if (writes(u, seq, ts, kind) === 'fast') fast++;
@@ -210,6 +212,7 @@ test('random updates: the writer gives the bytes msgpackr gives the checked enve
         return;
       }
       const path = writes(checked, seq, ts, kind);
+      if (path === 'fast') canonicalFast++;
       const t = checked.type;
       const flagsOk = t !== 'flags' || (checked.flags.length <= 15 && checked.flags.every((f) => COMMON.includes(f)));
       if ((t === 'flags' || t === 'exists' || t === 'expunge') && isPlain(checked.user) && isPlain(checked.mailbox) && flagsOk && Number.isSafeInteger(ts) && ts >= 0) {
@@ -218,7 +221,11 @@ test('random updates: the writer gives the bytes msgpackr gives the checked enve
     }),
     { numRuns: 5000 },
   );
-  assert.ok(fast > 50, `only ${fast} updates were written by the writer`);
+  // Over many seeds: ~70 of the updates as generated and ~195 of their canonical forms are written
+  // by the writer (5,000 runs); the bounds sit many deviations below, so only a writer that gives
+  // up on what it should take fails them.
+  assert.ok(fast > 20, `only ${fast} updates as generated were written by the writer`);
+  assert.ok(canonicalFast > 100, `only ${canonicalFast} canonical updates were written by the writer`);
 });
 
 test('the writer: hostile and odd inputs go the general way, and frames already handed out stay as they were', () => {
