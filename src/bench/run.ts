@@ -8,7 +8,7 @@ import type { BenchResult } from './result.js';
 import { flood, latency, throughput, type Latency } from './scenarios.js';
 import { startNats, startRedis, type Service } from './services.js';
 import { startup } from './startup.js';
-import { summarize } from './stats.js';
+import { pairedRatio, summarize, type Rounds } from './stats.js';
 
 export type { BenchResult } from './result.js';
 export { formatTable } from './result.js';
@@ -65,15 +65,22 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
     o.progress(`${name}: FAILED (${(err as Error).message})`);
     results.push({ name, value: NaN, unit, error: (err as Error).message });
   };
-  const rounds = async (label: string, f: () => Promise<number>): Promise<ReturnType<typeof summarize>> => {
-    const xs: number[] = [];
+  /**
+   * Measurements taken in turn, one round of each after the other, so that every series
+   * meets the same moments of a machine whose speed drifts within seconds; ratios are then
+   * taken round by round (pairedRatio), not between medians of different minutes.
+   */
+  const inTurn = async (series: readonly { label: string; run: () => Promise<number> }[]): Promise<number[][]> => {
+    const xs = series.map((): number[] => []);
     for (let i = 0; i < z.rounds; i++) {
-      o.progress(`${label}${z.rounds > 1 ? ` (round ${i + 1}/${z.rounds})` : ''}`);
-      xs.push(await f());
+      for (const [k, s] of series.entries()) {
+        o.progress(`${s.label}${z.rounds > 1 ? ` (round ${i + 1}/${z.rounds})` : ''}`);
+        xs[k]!.push(await s.run());
+      }
     }
-    return summarize(xs);
+    return xs;
   };
-  const spread = (s: ReturnType<typeof summarize>): Pick<BenchResult, 'spread' | 'rounds'> => (s.rounds > 1 ? { spread: [s.min, s.max], rounds: s.rounds } : {});
+  const spread = (s: Rounds): Pick<BenchResult, 'spread' | 'rounds'> => (s.rounds > 1 ? { spread: [s.min, s.max], rounds: s.rounds } : {});
 
   try {
     const nats = wanted('nats core') || wanted('jetstream') ? await startNats() : null;
@@ -83,37 +90,60 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
     if (!redis && [1, 4].some((k) => want(`redis+JSON notifier throughput 1→${k}`))) o.progress('redis-server not found: the Redis+JSON baseline is skipped (apt-get install redis-server)');
     const backends: Backend[] = [unixBackend, ...(nats ? [natsBackend(nats, 'nats'), natsBackend(nats, 'jetstream')] : []), wsBackend];
 
-    // Throughput: the pipe beside raw one-write and hand-batched baselines, 1 → 1 and 1 → 4.
-    const redisRate = new Map<number, number>();
+    // Throughput: the pipe beside raw one-write and hand-batched baselines, 1 → 1 and 1 → 4,
+    // in turn round by round; the Redis notifier takes its turns among the unix pipe's.
     for (const listeners of [1, 4]) {
-      if (redis && want(`redis+JSON notifier throughput 1→${listeners}`)) {
-        const name = `redis+JSON notifier throughput 1→${listeners}`;
+      const redisName = `redis+JSON notifier throughput 1→${listeners}`;
+      const redisWanted = redis !== null && want(redisName);
+      let redisRounds: number[] | null = null;
+      const measureRedis = async (): Promise<number> => throughput(redisBackend(redis!), 'raw', listeners, z.n);
+      const reportRedis = (xs: number[]): void => {
+        redisRounds = xs;
+        const s = summarize(xs);
+        results.push({ name: redisName, value: s.median, unit: 'updates/s', ...spread(s), ...(listeners === 1 ? { chart: { panel: 'throughput' as const, backend: 'redis', series: 'redis+JSON' } } : {}) });
+      };
+      if (redisWanted && !want(throughputName(unixBackend.label, listeners))) {
         try {
-          const s = await rounds(`${name}, ${z.n}`, () => throughput(redisBackend(redis), 'raw', listeners, z.n));
-          redisRate.set(listeners, s.median);
-          results.push({ name, value: s.median, unit: 'updates/s', ...spread(s), ...(listeners === 1 ? { chart: { panel: 'throughput' as const, backend: 'redis', series: 'redis+JSON' } } : {}) });
+          reportRedis((await inTurn([{ label: `${redisName}, ${z.n}`, run: measureRedis }]))[0]!);
         } catch (err) {
-          failed(name, 'updates/s', err);
+          failed(redisName, 'updates/s', err);
         }
       }
       for (const b of backends) {
         const n = b.transport === 'jetstream' ? z.nJs : z.n;
         const name = throughputName(b.label, listeners);
         if (!want(name)) continue;
+        // A failing Redis must not take the pipe's figures with it.
+        let redisError: unknown = null;
+        const withRedis = redisWanted && b === unixBackend;
         try {
-          const raw = await rounds(`${b.label} raw, one write per update, 1→${listeners}, ${n}`, () => throughput(b, 'raw', listeners, n));
-          const batched = await rounds(`${b.label} raw, hand-batched, 1→${listeners}, ${n}`, () => throughput(b, 'raw-batched', listeners, n));
-          const pipe = await rounds(`${b.label} pipe, 1→${listeners}, ${n}`, () => throughput(b, 'pipe', listeners, n));
+          const [raw, batched, pipe, redisXs] = await inTurn([
+            { label: `${b.label} raw, one write per update, 1→${listeners}, ${n}`, run: () => throughput(b, 'raw', listeners, n) },
+            { label: `${b.label} raw, hand-batched, 1→${listeners}, ${n}`, run: () => throughput(b, 'raw-batched', listeners, n) },
+            { label: `${b.label} pipe, 1→${listeners}, ${n}`, run: () => throughput(b, 'pipe', listeners, n) },
+            ...(withRedis ? [{ label: `${redisName}, ${z.n}`, run: () => (redisError !== null ? Promise.resolve(NaN) : measureRedis().catch((err: unknown) => ((redisError = err), NaN))) }] : []),
+          ]);
+          if (withRedis) {
+            if (redisError !== null) failed(redisName, 'updates/s', redisError);
+            else reportRedis(redisXs!);
+          }
+          const [r, bt, p] = [summarize(raw!), summarize(batched!), summarize(pipe!)];
+          const vsRaw = pairedRatio(pipe!, raw!);
+          const vsBatched = pairedRatio(pipe!, batched!);
           const goals = GOAL_BACKENDS.has(b.label);
           const ch = (series: string): Pick<BenchResult, 'chart'> => (listeners === 1 ? { chart: { panel: 'throughput', backend: b.label, series } } : {});
-          results.push({ name: `${name} vs raw (one write per update)`, value: pipe.median, unit: 'updates/s', ...spread(pipe), baseline: { name: `raw ${b.label}, one write per update`, value: raw.median }, ratio: pipe.median / raw.median, ...(goals ? { goal: { text: '≥ 1.0×', met: pipe.median >= raw.median } } : {}), ...ch('pipe') });
-          results.push({ name: `${name} vs raw (hand-batched)`, value: pipe.median, unit: 'updates/s', ...spread(pipe), baseline: { name: `raw ${b.label}, hand-batched`, value: batched.median }, ratio: pipe.median / batched.median, ...(goals ? { goal: { text: '≥ 0.8×', met: pipe.median >= 0.8 * batched.median } } : {}) });
+          results.push({ name: `${name} vs raw (one write per update)`, value: p.median, unit: 'updates/s', ...spread(p), baseline: { name: `raw ${b.label}, one write per update`, value: r.median }, ratio: vsRaw, ...(goals ? { goal: { text: '≥ 1.0×', met: vsRaw >= 1 } } : {}), ...ch('pipe') });
+          results.push({ name: `${name} vs raw (hand-batched)`, value: p.median, unit: 'updates/s', ...spread(p), baseline: { name: `raw ${b.label}, hand-batched`, value: bt.median }, ratio: vsBatched, ...(goals ? { goal: { text: '≥ 0.8×', met: vsBatched >= 0.8 } } : {}) });
           if (listeners === 1) {
-            results.push({ name: `raw ${b.label} throughput 1→1, one write per update`, value: raw.median, unit: 'updates/s', ...spread(raw), chart: { panel: 'throughput', backend: b.label, series: 'raw, one write per update' } });
-            results.push({ name: `raw ${b.label} throughput 1→1, hand-batched`, value: batched.median, unit: 'updates/s', ...spread(batched), chart: { panel: 'throughput', backend: b.label, series: 'raw, hand-batched' } });
+            results.push({ name: `raw ${b.label} throughput 1→1, one write per update`, value: r.median, unit: 'updates/s', ...spread(r), chart: { panel: 'throughput', backend: b.label, series: 'raw, one write per update' } });
+            results.push({ name: `raw ${b.label} throughput 1→1, hand-batched`, value: bt.median, unit: 'updates/s', ...spread(bt), chart: { panel: 'throughput', backend: b.label, series: 'raw, hand-batched' } });
           }
-          const r = redisRate.get(listeners);
-          if (r) results.push({ name: `${name} vs Redis+JSON`, value: pipe.median, unit: 'updates/s', baseline: { name: 'redis pub/sub + JSON', value: r }, ratio: pipe.median / r, ...(b.label === 'unix' ? { goal: { text: '≥ 3×', met: pipe.median >= 3 * r } } : {}) });
+          const rx: number[] | null = redisRounds;
+          if (rx) {
+            // Round by round where Redis took its turns among these; else between medians.
+            const vsRedis = withRedis ? pairedRatio(pipe!, rx) : p.median / summarize(rx).median;
+            results.push({ name: `${name} vs Redis+JSON`, value: p.median, unit: 'updates/s', baseline: { name: 'redis pub/sub + JSON', value: summarize(rx).median }, ratio: vsRedis, ...(b.label === 'unix' ? { goal: { text: '≥ 3×', met: vsRedis >= 3 } } : {}) });
+          }
         } catch (err) {
           failed(name, 'updates/s', err);
         }

@@ -17,3 +17,12 @@ export interface Rounds {
 export function summarize(xs: number[]): Rounds {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), rounds: xs.length };
 }
+
+/**
+ * The median of x[i] / base[i]: a ratio of measurements taken round by round in turn, so that
+ * each quotient compares the same moments of the machine.
+ */
+export function pairedRatio(xs: readonly number[], base: readonly number[]): number {
+  if (xs.length !== base.length || xs.length === 0) throw new RangeError('paired rounds of different lengths');
+  return median(xs.map((x, i) => x / base[i]!));
+}
