@@ -16,11 +16,16 @@ export const RELAY_FLUSH_BYTES = 16 * 1024;
 /**
  * Coalesces the frames written to one socket during an event-loop turn into a single
  * write: under load this is what brings the pipe near the raw socket's throughput.
+ * Frames that follow each other in memory (a pusher's, from the writer's blocks; a relay's,
+ * from one socket read) are written as one view of it instead of being copied together.
  */
 export class BatchWriter {
   private parts: Buffer[] = [];
   private bytes = 0;
   private scheduled = false;
+  /** The last frames, while each began where the one before ended: one view at flush. */
+  private run: Buffer | null = null;
+  private runEnd = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -33,7 +38,12 @@ export class BatchWriter {
   }
 
   write(frame: Buffer): void {
-    this.parts.push(frame);
+    if (this.run !== null && frame.buffer === this.run.buffer && frame.byteOffset === this.runEnd) this.runEnd += frame.length;
+    else {
+      this.closeRun();
+      this.run = frame;
+      this.runEnd = frame.byteOffset + frame.length;
+    }
     this.bytes += frame.length;
     if (this.bytes >= this.flushBytes) return this.flush();
     if (!this.scheduled) {
@@ -45,7 +55,16 @@ export class BatchWriter {
     }
   }
 
+  private closeRun(): void {
+    const r = this.run;
+    if (r === null) return;
+    const length = this.runEnd - r.byteOffset;
+    this.parts.push(length === r.length ? r : Buffer.from(r.buffer, r.byteOffset, length));
+    this.run = null;
+  }
+
   flush(): void {
+    this.closeRun();
     if (this.parts.length === 0 || this.socket.destroyed) {
       this.parts = [];
       this.bytes = 0;
