@@ -184,8 +184,8 @@ export class SocketOwner {
   }
 
   /**
-   * Relays the frames of `peer`'s current read as one block (kept by the replay ring as
-   * a view of the read where it can), one write per listener.
+   * Relays the frames of `peer`'s current read as one block (a view of the read; the
+   * replay ring keeps copies), one write per listener.
    */
   private flushRun(peer: Peer): void {
     const buf = peer.runBuf;

@@ -10,8 +10,8 @@ const SLAB_BYTES = 256 * 1024;
  * the socket reads instead kept every 64 KiB read alive for 65,536 frames: long enough to
  * be promoted, so each read was fresh memory to fault in and an old-generation object to
  * collect. Unix 1→1 (CPU time per process, three rounds): the owner's system time
- * 133–157 ms a round with views, 45–61 ms when the ring held only 4,096 frames; copying a
- * ~100-byte frame costs far less than either.
+ * 133–157 ms a round with views, 77–88 ms with slabs (45–61 ms when views were held for
+ * only 4,096 frames); copying a ~100-byte frame costs less than the faults it saves.
  */
 export class ReplayRing {
   /** Frame i is blocks[i][starts[i], ends[i]); slabOf[i] is its slab, or -1 for a copy of its own. */
