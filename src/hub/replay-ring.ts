@@ -62,9 +62,28 @@ export class ReplayRing {
    */
   keepRun(source: Buffer, start: number, end: number): Buffer {
     for (let off = start; off < end; ) {
-      const e = off + 4 + source.readUInt32BE(off);
-      this.keep(source, off, e);
-      off = e;
+      // The frames that fit in the rest of the slab go in with one copy: a copy per
+      // ~100-byte frame cost more in its call than in its bytes.
+      let cut = off;
+      let e = off + 4 + source.readUInt32BE(off);
+      if (this.slab < 0 || this.used + (e - off) > SLAB_BYTES) {
+        this.keep(source, off, e); // a new slab, or a frame of its own
+        off = e;
+        continue;
+      }
+      const room = SLAB_BYTES - this.used;
+      while (e <= end && e - off <= room) {
+        cut = e;
+        if (e === end) break;
+        e = cut + 4 + source.readUInt32BE(cut);
+      }
+      source.copy(this.slabs[this.slab]!, this.used, off, cut);
+      for (let f = off; f < cut; ) {
+        const n = 4 + source.readUInt32BE(f);
+        this.place(n);
+        f += n;
+      }
+      off = cut;
     }
     return source.subarray(start, end);
   }
@@ -78,17 +97,28 @@ export class ReplayRing {
       this.blocks[i] = Buffer.from(block.subarray(start, end));
       this.starts[i] = 0;
       this.slabOf[i] = -1;
-    } else {
-      if (this.slab < 0 || this.used + n > SLAB_BYTES) this.nextSlab();
-      const slab = this.slabs[this.slab]!;
-      block.copy(slab, this.used, start, end);
-      this.blocks[i] = slab;
-      this.starts[i] = this.used;
-      this.slabOf[i] = this.slab;
-      this.live[this.slab]!++;
-      this.used += n;
+      this.ends[i] = n;
+      return this.added(n);
     }
-    this.ends[i] = this.starts[i]! + n;
+    if (this.slab < 0 || this.used + n > SLAB_BYTES) this.nextSlab();
+    block.copy(this.slabs[this.slab]!, this.used, start, end);
+    return this.place(n);
+  }
+
+  /** Records the next frame as the `n` bytes already copied at the filling slab's `used`. */
+  private place(n: number): number {
+    if (this.end - this.start === this.maxFrames) this.dropOldest();
+    const i = this.end % this.maxFrames;
+    this.blocks[i] = this.slabs[this.slab]!;
+    this.starts[i] = this.used;
+    this.ends[i] = this.used + n;
+    this.slabOf[i] = this.slab;
+    this.live[this.slab]!++;
+    this.used += n;
+    return this.added(n);
+  }
+
+  private added(n: number): number {
     this.bytes += n;
     const position = this.end++;
     while (this.bytes > this.maxBytes && this.start < position) this.dropOldest();

@@ -26,17 +26,20 @@ const lengthsArb = fc.array(fc.oneof({ weight: 20, arbitrary: fc.integer({ min: 
 
 test('the ring holds copies of the newest frames: what it keeps is exactly what was stored, whatever came after', () => {
   fc.assert(
-    fc.property(lengthsArb, fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 3 * 1024 * 1024 }), fc.boolean(), (lengths, maxFrames, maxBytes, runs) => {
+    fc.property(lengthsArb, fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 3 * 1024 * 1024 }), fc.integer({ min: 0, max: 60 }), (lengths, maxFrames, maxBytes, runOf) => {
       const ring = new ReplayRing(maxFrames, maxBytes);
       const handedOut: [number, Buffer][] = [];
       for (let k = 0; k < lengths.length; ) {
-        if (runs && k + 1 < lengths.length) {
-          // Two frames at an offset inside a larger read, as the socket owner stores them.
-          const read = Buffer.concat([Buffer.from([9, 9, 9]), frameOf(lengths[k]!, k), frameOf(lengths[k + 1]!, k + 1), Buffer.from([7])]);
+        if (runOf > 0) {
+          // Up to runOf frames at an offset inside a larger read, as the socket owner stores
+          // them (runs of many small frames cross slab boundaries).
+          const n = Math.min(1 + (k % runOf), lengths.length - k);
+          const frames = lengths.slice(k, k + n).map((len, j) => frameOf(len, k + j));
+          const read = Buffer.concat([Buffer.from([9, 9, 9]), ...frames, Buffer.from([7])]);
           const relayed = ring.keepRun(read, 3, read.length - 1);
           assert.deepEqual(relayed, read.subarray(3, read.length - 1), 'the run to relay');
           read.fill(0xee); // the source is not held
-          k += 2;
+          k += n;
         } else {
           ring.add(frameOf(lengths[k]!, k));
           k += 1;
@@ -83,4 +86,34 @@ test('a long stream of small frames: the ring stays within its byte bound and ke
   assert.ok(bytes <= maxBytes, `${bytes} bytes held`);
   assert.ok(bytes >= maxBytes - 512 * 1024, `only ${bytes} bytes held`);
   assert.deepEqual(held[held.length - 1], frameOf(100, 99_999));
+});
+
+test('runs of small frames stored out of reads fill slab after slab: every frame kept is the frame stored', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 5000 }), fc.integer(), (runLengths, maxFrames, seed) => {
+      const ring = new ReplayRing(maxFrames, 2 * 1024 * 1024);
+      const lengths: number[] = [];
+      let x = seed >>> 0;
+      for (let r = 0; r < 30 * runLengths.length; r++) {
+        const count = runLengths[r % runLengths.length]!;
+        const frames: Buffer[] = [];
+        for (let j = 0; j < count; j++) {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          const len = 5 + (x % 1500);
+          frames.push(frameOf(len, lengths.length));
+          lengths.push(len);
+        }
+        const read = Buffer.concat([Buffer.from([1]), ...frames]);
+        ring.keepRun(read, 1, read.length);
+        read.fill(0xee);
+      }
+      assert.equal(ring.next, lengths.length + 1);
+      const oldest = ring.oldest - 1;
+      assert.ok(oldest >= model(lengths, maxFrames, 2 * 1024 * 1024), 'never more than the bounds allow');
+      const held = ring.since(ring.oldest)!;
+      assert.equal(held.length, lengths.length - oldest);
+      held.forEach((f, j) => assert.deepEqual(f, frameOf(lengths[oldest + j]!, oldest + j), `frame ${oldest + j}`));
+    }),
+    { numRuns: 30 },
+  );
 });
