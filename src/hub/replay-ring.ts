@@ -64,7 +64,6 @@ export class ReplayRing {
     for (let off = start; off < end; ) {
       // The frames that fit in the rest of the slab go in with one copy: a copy per
       // ~100-byte frame cost more in its call than in its bytes.
-      let cut = off;
       let e = off + 4 + source.readUInt32BE(off);
       if (this.slab < 0 || this.used + (e - off) > SLAB_BYTES) {
         this.keep(source, off, e); // a new slab, or a frame of its own
@@ -72,6 +71,7 @@ export class ReplayRing {
         continue;
       }
       const room = SLAB_BYTES - this.used;
+      let cut = off;
       while (e <= end && e - off <= room) {
         cut = e;
         if (e === end) break;
@@ -92,8 +92,8 @@ export class ReplayRing {
   keep(block: Buffer, start: number, end: number): number {
     if (this.end - this.start === this.maxFrames) this.dropOldest();
     const n = end - start;
-    const i = this.end % this.maxFrames;
     if (n > SLAB_BYTES) {
+      const i = this.end % this.maxFrames;
       this.blocks[i] = Buffer.from(block.subarray(start, end));
       this.starts[i] = 0;
       this.slabOf[i] = -1;
