@@ -35,10 +35,11 @@ export function nameFilter(only: readonly string[] | undefined): (name: string) 
 
 /**
  * `warm`: seconds at the rate before latency counts. At 1k/s V8 goes on compiling the
- * pipe's hot path with TurboFan for 3–5 s after the pusher starts (`--log-code`: ~100
- * optimized functions in each of pusher, hub and listener, twice the raw baselines'), and
- * on 2 cores those compiles stretch the tail: ws p99 1.1–1.7 ms after 2 s of warm-up,
- * 0.5–0.7 ms after 5. The warm-up's own p99 is reported beside the steady state's.
+ * pipe's hot path with TurboFan for 3–5 s after the pusher starts (`--log-code`: 68–111
+ * optimized functions in each of listener, hub and pusher, against 47–56 in the raw
+ * baselines'), and on 2 cores those compiles stretch the tail: ws p99 0.97–1.73 ms after
+ * 2 s of warm-up (ten runs), 0.42–1.24 after 5 (seven, six under 1 ms). The warm-up's own
+ * p99 is reported beside the steady state's.
  */
 const SIZES = {
   full: { n: 200_000, nJs: 50_000, rounds: 3, lat1k: 5, lat10k: 3, warm: 5, flood: 10, startupRuns: 15, e2eRuns: 20, deliveries: 200 },
