@@ -1,5 +1,6 @@
 import type { Backend, Stage } from './backends.js';
 import { memoryOf } from './services.js';
+import type { LatencySamples } from './stats.js';
 import type { WorkerSpec } from './spec.js';
 import { WorkerProcess } from './worker-process.js';
 
@@ -39,16 +40,8 @@ export async function throughput(b: Backend, kind: WorkerSpec['kind'], listeners
   }
 }
 
-export interface Latency {
-  p50: number;
-  p99: number;
-  p999: number;
-  /** p99 of the warm-up's updates, while V8 still compiles the hot path. */
-  warmP99: number;
-}
-
-/** Push→handler latency at a fixed rate, one listener, after `warmupSeconds` not counted. */
-export async function latency(b: Backend, rate: number, seconds: number, warmupSeconds: number, kind: 'pipe' | 'raw' = 'pipe'): Promise<Latency> {
+/** Push→handler latency at a fixed rate, one listener: every sample after `warmupSeconds`, and the warm-up's apart. */
+export async function latency(b: Backend, rate: number, seconds: number, warmupSeconds: number, kind: 'pipe' | 'raw' = 'pipe'): Promise<LatencySamples> {
   const stage = await b.stage(kind, 1);
   const warmup = Math.round(rate * warmupSeconds);
   const { ls, p } = await cast(b, stage, { kind, n: Math.round(rate * seconds) + warmup, rate, warmup }, 1);
@@ -56,7 +49,7 @@ export async function latency(b: Backend, rate: number, seconds: number, warmupS
     p.tell('go');
     await p.next();
     const r = await ls[0]!.next((seconds + warmupSeconds) * 1000 + 60_000);
-    return { p50: r['p50'] as number, p99: r['p99'] as number, p999: r['p999'] as number, warmP99: r['warmP99'] as number };
+    return { samples: r['samples'] as number[], warm: r['warm'] as number[] };
   } finally {
     await teardown([...ls, p], stage);
   }

@@ -26,3 +26,40 @@ export function pairedRatio(xs: readonly number[], base: readonly number[]): num
   if (xs.length !== base.length || xs.length === 0) throw new RangeError('paired rounds of different lengths');
   return median(xs.map((x, i) => x / base[i]!));
 }
+
+/** One latency run's samples in ms: the measured window, and the warm-up's apart. */
+export interface LatencySamples {
+  samples: number[];
+  warm: number[];
+}
+
+/** Quantiles of several latency runs pooled, and the spread of the runs' own p99. */
+export interface Latency {
+  p50: number;
+  p99: number;
+  p999: number;
+  /** p99 of the warm-ups' updates, while V8 still compiles the hot path. */
+  warmP99: number;
+  /** The lowest and highest p99 of a single run. */
+  p99Spread: [number, number];
+  rounds: number;
+}
+
+/**
+ * Several runs at one rate as one longer measurement: a quantile over all their samples
+ * (a 5 s window's p99 is its 50th-worst update, so one stall of the machine in one window
+ * decided it), with each run's own p99 for the spread.
+ */
+export function poolLatency(runs: readonly LatencySamples[]): Latency {
+  if (runs.length === 0) throw new RangeError('no latency runs');
+  const all = runs.flatMap((r) => r.samples);
+  const own = runs.map((r) => quantile(r.samples, 0.99));
+  return {
+    p50: quantile(all, 0.5),
+    p99: quantile(all, 0.99),
+    p999: quantile(all, 0.999),
+    warmP99: quantile(runs.flatMap((r) => r.warm), 0.99),
+    p99Spread: [Math.min(...own), Math.max(...own)],
+    rounds: runs.length,
+  };
+}

@@ -37,10 +37,10 @@ async function listen(): Promise<void> {
     }
     lat.push(now() - (modseq ?? 0) / 1000);
     if (lat.length === spec.n) {
-      const warm = lat.splice(0, spec.warmup ?? 0).sort((a, b) => a - b);
-      lat.sort((a, b) => a - b);
-      const q = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
-      say({ p50: q(lat, 0.5), p99: q(lat, 0.99), p999: q(lat, 0.999), warmP99: q(warm, 0.99) });
+      // Every sample, to the µs: the orchestrator pools the rounds (stats.ts poolLatency).
+      const us = (xs: number[]): number[] => xs.map((x) => Math.round(x * 1000) / 1000);
+      const warm = lat.splice(0, spec.warmup ?? 0);
+      say({ samples: us(lat), warm: us(warm) });
     }
   };
   if (spec.kind === 'pipe') {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pairedRatio, quantile, summarize } from '../../src/bench/stats.js';
+import { pairedRatio, poolLatency, quantile, summarize } from '../../src/bench/stats.js';
 
 test('a paired ratio compares round with round: a slow round slows both sides and does not move it', () => {
   // The pipe is 0.9× its baseline in every round; the machine halves its speed in round 2.
@@ -20,4 +20,24 @@ test('quantiles are nearest rank', () => {
   assert.equal(quantile(xs, 0.99), 99);
   assert.equal(quantile(xs, 0.5), 50);
   assert.equal(quantile([7], 0.99), 7);
+});
+
+test('latency runs pool into one longer measurement; each run keeps its own p99 for the spread', () => {
+  // Three runs of 1,000 samples at 0.1 ms; the second met a stall: 15 samples at 5 ms.
+  const calm = (): number[] => Array.from({ length: 1000 }, () => 0.1);
+  const stalled = calm().map((x, i) => (i < 15 ? 5 : x));
+  const runs = [calm(), stalled, calm()].map((samples, i) => ({ samples, warm: [0.2, i === 1 ? 9 : 0.3] }));
+  const l = poolLatency(runs);
+  // Alone, the stalled run's p99 is the stall; over 3,000 samples its 15 are under the 1 %.
+  assert.equal(quantile(stalled, 0.99), 5);
+  assert.equal(l.p99, 0.1);
+  assert.deepEqual(l.p99Spread, [0.1, 5]);
+  assert.equal(l.p999, 5, 'the tail is still seen past the 1 %');
+  assert.equal(l.p50, 0.1);
+  assert.equal(l.warmP99, 9, 'the warm-ups pooled apart from the measured windows');
+  assert.equal(l.rounds, 3);
+  // 31 stalled samples of 3,000 are more than 1 %: the pooled p99 is the stall again.
+  const worse = poolLatency([...runs, { samples: Array.from({ length: 16 }, () => 5), warm: [] }].slice(0, 4));
+  assert.equal(worse.p99, 5);
+  assert.throws(() => poolLatency([]), RangeError);
 });
