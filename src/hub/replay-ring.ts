@@ -88,6 +88,16 @@ export class ReplayRing {
     return source.subarray(start, end);
   }
 
+  /**
+   * Numbers `n` frames without keeping them (a hub nobody can ask for a replay yet): the
+   * positions move on, and a resume from before them finds them gone and is told to resync.
+   */
+  pass(n: number): void {
+    while (this.start < this.end) this.dropOldest();
+    this.end += n;
+    this.start = this.end;
+  }
+
   /** Stores a copy of the frame at `block[start, end)` and returns its hub position. */
   keep(block: Buffer, start: number, end: number): number {
     if (this.end - this.start === this.maxFrames) this.dropOldest();

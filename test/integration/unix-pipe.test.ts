@@ -196,6 +196,42 @@ test('a listener that reconnects is replayed exactly what it missed, or told to 
   await otherEpoch.end();
 });
 
+test('an owner that is the only listener numbers updates without keeping them until a listener joins', async () => {
+  const file = sock();
+  const owner = pipe(file);
+  const got = new Recorder();
+  await owner.listen(got.handler);
+  const q = pipe(file);
+  // A pusher learns the epoch from its WELCOME, but nobody has listened yet.
+  const pusher = await RawUnixClient.connect(file);
+  pusher.hello({ origin: 'raw-pusher', listen: false });
+  await waitFor(() => pusher.count(Kind.Welcome) === 1, 'welcome');
+  const early = decodeWelcome(pusher.frames[0]!.body);
+  for (let i = 1; i <= 5; i++) await q.push(flagsUpdate(i));
+  // Presenting that epoch and a position inside those five: they were not kept, so resync.
+  const asker = await RawUnixClient.connect(file);
+  asker.hello({ origin: 'raw-asker', listen: true, epoch: early.epoch, last: early.first + 1 });
+  await waitFor(() => asker.count(Kind.Welcome) === 1, 'welcome');
+  const asked = decodeWelcome(asker.frames[0]!.body);
+  assert.equal(asked.resync, true, 'updates nobody kept are never replayed as if complete');
+  assert.equal(asked.first, early.first + 5, 'numbering went on through the five');
+  assert.equal(asker.count(Kind.Update), 0);
+  // A listener has been welcomed: from now on the owner keeps frames, and one that
+  // reconnects is replayed exactly what it missed.
+  for (let i = 6; i <= 10; i++) await q.push(flagsUpdate(i));
+  await waitFor(() => asker.count(Kind.Update) === 5, '5 live updates');
+  await asker.end();
+  for (let i = 11; i <= 12; i++) await q.push(flagsUpdate(i));
+  const back = await RawUnixClient.connect(file);
+  back.hello({ origin: 'raw-asker', listen: true, epoch: asked.epoch, last: asked.first + 2 });
+  await waitFor(() => back.count(Kind.Update) === 4, 'replayed 9..12');
+  assert.equal(decodeWelcome(back.frames[0]!.body).resync, false);
+  await back.end();
+  await pusher.end();
+  await waitFor(() => got.updates.length === 12, "the owner's handler");
+  assert.equal(got.updates.length, 12, "the owner's own handler had every update meanwhile");
+});
+
 test('a listener that stops reading is cut off; the owner stays bounded and others are unaffected', async () => {
   const file = sock();
   const owner = pipe(file, { maxPeerBuffer: 256 * 1024 });

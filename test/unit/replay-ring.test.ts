@@ -117,3 +117,24 @@ test('runs of small frames stored out of reads fill slab after slab: every frame
     { numRuns: 30 },
   );
 });
+
+test('frames passed are numbered, not kept: a resume from before them finds them gone; keeping picks up after', () => {
+  const ring = new ReplayRing(8, 1024);
+  ring.add(frameOf(10, 1));
+  ring.add(frameOf(10, 2));
+  assert.equal(ring.next, 3);
+  ring.pass(5); // drops what was held too: nobody can be replayed across a gap
+  assert.equal(ring.next, 8);
+  assert.equal(ring.oldest, 8);
+  assert.equal(ring.since(1), null, 'a kept frame before the passed ones is gone with them');
+  assert.equal(ring.since(5), null, 'a passed frame cannot be replayed');
+  assert.deepEqual(ring.since(8), [], 'nothing missed, nothing to replay');
+  assert.equal(ring.add(frameOf(12, 9)), 8, 'numbering goes on where the passed frames left it');
+  const run = Buffer.concat([frameOf(6, 10), frameOf(7, 11)]);
+  ring.keepRun(run, 0, run.length);
+  assert.deepEqual(ring.since(8), [frameOf(12, 9), frameOf(6, 10), frameOf(7, 11)]);
+  assert.equal(ring.since(7), null);
+  ring.pass(0);
+  assert.equal(ring.since(8), null, 'passing drops what was kept, even none');
+  assert.deepEqual(ring.since(11), []);
+});
