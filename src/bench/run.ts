@@ -174,8 +174,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
           const rawRuns: LatencySamples[] = [];
           for (let r = 1; r <= rounds; r++) {
             o.progress(`${name}, ${seconds} s after ${z.warm} s of warm-up${rounds > 1 ? ` (round ${r}/${rounds})` : ''}`);
+            // Pipe first in odd rounds, raw first in even ones: a drift within a round favours neither.
+            const hasRaw = b.transport !== 'jetstream';
+            if (hasRaw && r % 2 === 0) rawRuns.push(await latency(b, rate, seconds, z.warm, 'raw'));
             pipeRuns.push(await latency(b, rate, seconds, z.warm));
-            if (b.transport !== 'jetstream') rawRuns.push(await latency(b, rate, seconds, z.warm, 'raw'));
+            if (hasRaw && r % 2 === 1) rawRuns.push(await latency(b, rate, seconds, z.warm, 'raw'));
           }
           const l = poolLatency(pipeRuns);
           const raw = rawRuns.length > 0 ? poolLatency(rawRuns) : null;

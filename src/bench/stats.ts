@@ -47,8 +47,9 @@ export interface Latency {
 
 /**
  * Several runs at one rate as one longer measurement: a quantile over all their samples
- * (a 5 s window's p99 is its 50th-worst update, so one stall of the machine in one window
- * decided it), with each run's own p99 for the spread.
+ * (a 5 s window's p99 is about its 50th-worst update, so one stall of the machine in one
+ * window decided it), with each run's own p99 for the spread. Quantiles are nearest rank
+ * (`quantile`); the workers used to take index floor(n·p), one sample higher.
  */
 export function poolLatency(runs: readonly LatencySamples[]): Latency {
   if (runs.length === 0) throw new RangeError('no latency runs');

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { CLI_PATH, CliProcess } from '../../src/cli/child.js';
 import { isPipeError } from '../../src/errors.js';
 import { UnixPipe } from '../../pipes/unix/unix-pipe.js';
+import { decodeEnvelope } from '../../src/envelope/codec.js';
 import { decodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
 import { flagsUpdate, Recorder } from '../helpers/recorder.js';
 import { RawUnixClient } from '../helpers/unix-raw.js';
@@ -226,10 +227,11 @@ test('an owner that is the only listener numbers updates without keeping them un
   back.hello({ origin: 'raw-asker', listen: true, epoch: asked.epoch, last: asked.first + 2 });
   await waitFor(() => back.count(Kind.Update) === 4, 'replayed 9..12');
   assert.equal(decodeWelcome(back.frames[0]!.body).resync, false);
+  const replayed = back.frames.filter((f) => f.kind === Kind.Update).map((f) => (decodeEnvelope(f.body).update as { uid: number }).uid);
+  assert.deepEqual(replayed, [9, 10, 11, 12]);
   await back.end();
   await pusher.end();
-  await waitFor(() => got.updates.length === 12, "the owner's handler");
-  assert.equal(got.updates.length, 12, "the owner's own handler had every update meanwhile");
+  await waitFor(() => got.updates.length === 12, "the owner's own handler had every update meanwhile");
 });
 
 test('a listener that stops reading is cut off; the owner stays bounded and others are unaffected', async () => {
