@@ -234,6 +234,23 @@ test('an owner that is the only listener numbers updates without keeping them un
   await waitFor(() => got.updates.length === 12, "the owner's own handler had every update meanwhile");
 });
 
+test('a pipe that pushed first and then listens starts at the live end: no resync, nothing replayed', async () => {
+  const file = sock();
+  const owner = pipe(file);
+  await owner.listen(() => {});
+  const p = pipe(file);
+  for (let i = 1; i <= 3; i++) await p.push(flagsUpdate(i)); // numbered, not kept: no listener yet
+  const r = new Recorder();
+  await p.listen(r.handler); // reconnects as a listener; its HELLO presents no position
+  const q = pipe(file);
+  await q.push(flagsUpdate(4));
+  await waitFor(() => r.updates.length === 1, 'the update pushed after it joined');
+  assert.deepEqual(r.updates.map((x) => (x.u as { uid: number }).uid), [4]);
+  await sleep(50);
+  assert.equal(r.resyncs.length, 0, 'joining as a listener is not a reconnect');
+  await Promise.all([p.close(), q.close()]);
+});
+
 test('a listener that stops reading is cut off; the owner stays bounded and others are unaffected', async () => {
   const file = sock();
   const owner = pipe(file, { maxPeerBuffer: 256 * 1024 });
