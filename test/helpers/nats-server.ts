@@ -43,7 +43,14 @@ export class NatsServer {
     const s = new NatsServer(o);
     s.dir = await mkdtemp(path.join(os.tmpdir(), 'up-nats-'));
     s.port = o.port ?? (await freePort());
-    await s.spawn();
+    try {
+      await s.spawn();
+    } catch (err) {
+      // One that never listened must not outlive the failure: its pipes would keep the test process alive.
+      await s.kill();
+      await rm(s.dir, { recursive: true, force: true });
+      throw err;
+    }
     return s;
   }
 
@@ -90,20 +97,33 @@ export class NatsServer {
 export class NatsCluster {
   nodes: NatsServer[] = [];
 
-  static async start(size = 3): Promise<NatsCluster> {
-    const c = new NatsCluster();
-    const clientPorts = await Promise.all(Array.from({ length: size }, freePort));
-    const routePorts = await Promise.all(Array.from({ length: size }, freePort));
-    const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
-    c.nodes = await Promise.all(
-      clientPorts.map((port, i) =>
-        NatsServer.start({
-          port,
-          config: `server_name: n${i}\njetstream { store_dir: "${os.tmpdir()}/up-nats-cluster-${port}" }\ncluster { name: upc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }\n`,
-        }),
-      ),
-    );
-    return c;
+  /**
+   * A port that freePort() found free can be taken before the node binds it (test files
+   * run two at a time): CI once saw a node exit with "address already in use" on its route
+   * port while the other two ran on, their pipes holding the test file open for good. So
+   * the nodes that did start are stopped, and the cluster is tried again on new ports.
+   */
+  static async start(size = 3, attempts = 3): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const c = new NatsCluster();
+      const clientPorts = await Promise.all(Array.from({ length: size }, freePort));
+      const routePorts = await Promise.all(Array.from({ length: size }, freePort));
+      const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
+      const started = await Promise.allSettled(
+        clientPorts.map((port, i) =>
+          NatsServer.start({
+            port,
+            config: `server_name: n${i}\njetstream { store_dir: "${os.tmpdir()}/up-nats-cluster-${port}" }\ncluster { name: upc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }\n`,
+          }),
+        ),
+      );
+      c.nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failed) return c;
+      await c.stop();
+      await Promise.all(clientPorts.map((port) => rm(`${os.tmpdir()}/up-nats-cluster-${port}`, { recursive: true, force: true })));
+      if (attempt >= attempts) throw failed.reason;
+    }
   }
 
   get servers(): string {
