@@ -172,10 +172,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult[]> {
           const rounds = rate === 1000 ? z.rounds : 1;
           const pipeRuns: LatencySamples[] = [];
           const rawRuns: LatencySamples[] = [];
+          const hasRaw = b.transport !== 'jetstream';
           for (let r = 1; r <= rounds; r++) {
             o.progress(`${name}, ${seconds} s after ${z.warm} s of warm-up${rounds > 1 ? ` (round ${r}/${rounds})` : ''}`);
             // Pipe first in odd rounds, raw first in even ones: a drift within a round favours neither.
-            const hasRaw = b.transport !== 'jetstream';
             if (hasRaw && r % 2 === 0) rawRuns.push(await latency(b, rate, seconds, z.warm, 'raw'));
             pipeRuns.push(await latency(b, rate, seconds, z.warm));
             if (hasRaw && r % 2 === 1) rawRuns.push(await latency(b, rate, seconds, z.warm, 'raw'));

@@ -1,10 +1,10 @@
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** The q-quantile (nearest rank) of samples already sorted ascending. */
+const nearestRank = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+
 /** The q-quantile (nearest rank) of the samples. */
-export const quantile = (xs: number[], q: number): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-};
+export const quantile = (xs: number[], q: number): number => nearestRank([...xs].sort((a, b) => a - b), q);
 
 /** Several rounds of one measurement: the median and the spread. */
 export interface Rounds {
@@ -53,12 +53,12 @@ export interface Latency {
  */
 export function poolLatency(runs: readonly LatencySamples[]): Latency {
   if (runs.length === 0) throw new RangeError('no latency runs');
-  const all = runs.flatMap((r) => r.samples);
+  const all = runs.flatMap((r) => r.samples).sort((a, b) => a - b);
   const own = runs.map((r) => quantile(r.samples, 0.99));
   return {
-    p50: quantile(all, 0.5),
-    p99: quantile(all, 0.99),
-    p999: quantile(all, 0.999),
+    p50: nearestRank(all, 0.5),
+    p99: nearestRank(all, 0.99),
+    p999: nearestRank(all, 0.999),
     warmP99: quantile(runs.flatMap((r) => r.warm), 0.99),
     p99Spread: [Math.min(...own), Math.max(...own)],
     rounds: runs.length,
