@@ -17,7 +17,10 @@ export const RELAY_FLUSH_BYTES = 16 * 1024;
  * Coalesces the frames written to one socket during an event-loop turn into a single
  * write: under load this is what brings the pipe near the raw socket's throughput.
  * Frames that follow each other in memory (a pusher's, from the writer's blocks; a relay's,
- * from one socket read) are written as one view of it instead of being copied together.
+ * from one socket read) are written as one view of it, and the views of a turn go out in
+ * one writev: Buffer.concat copied them instead, once per listener for a relayed read that
+ * began with a frame straddling two reads (the socket owner's top cost after its writes
+ * in a profiled unix 1→4 round, 77 ms, and the pusher's at block ends, 57 ms).
  */
 export class BatchWriter {
   private parts: Buffer[] = [];
@@ -70,10 +73,13 @@ export class BatchWriter {
       this.bytes = 0;
       return;
     }
-    const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bytes);
+    const parts = this.parts;
     this.parts = [];
     this.bytes = 0;
-    this.socket.write(buf);
+    if (parts.length === 1) return void this.socket.write(parts[0]!);
+    this.socket.cork();
+    for (const p of parts) this.socket.write(p);
+    this.socket.uncork();
   }
 
   /** Flushes, then half-closes; resolves when the peer has everything or the socket died. */

@@ -85,6 +85,13 @@ export class SocketOwner {
    * and a position before the first kept frame is told to resync, like any fallen out.
    */
   private replayWanted = false;
+  /**
+   * The updates of the read being handled, validated and relayed but not yet delivered
+   * here: the listeners get a read before this process's own handler runs on it, and
+   * decode it while we deliver (unix 1→4: the owner is the stage everyone waits on).
+   */
+  private readonly local: Envelope[] = [];
+  private localCount = 0;
 
   private constructor(
     readonly file: string,
@@ -143,10 +150,14 @@ export class SocketOwner {
         peer.decoder.pushAt(chunk, onFrame);
       } catch (err) {
         this.flushRun(peer); // the frames before the bad one were taken
+        this.deliverLocal();
         this.reject(peer, (err as Error).message);
         return;
       }
       this.flushRun(peer);
+      // Out now rather than at the end of the turn, which comes after our own delivery.
+      for (const l of this.listeners) l.out.flush();
+      this.deliverLocal();
       // A read that completes a pusher's batch (MAX_BATCH frames) is acknowledged at once:
       // a pusher with a burst in flight gets that part back while the rest is still on its
       // way, and keeps sending (acknowledging once a turn, after every read of a whole
@@ -191,8 +202,19 @@ export class SocketOwner {
     }
     peer.runEnd = end;
     peer.runFrames++;
-    this.opts.onUpdate(env);
+    this.local[this.localCount++] = env;
     peer.taken++;
+  }
+
+  /** The array keeps its length between reads: growing it again each read was a page fault a read. */
+  private deliverLocal(): void {
+    const envs = this.local;
+    const n = this.localCount;
+    this.localCount = 0;
+    for (let i = 0; i < n; i++) {
+      this.opts.onUpdate(envs[i]!);
+      envs[i] = undefined as unknown as Envelope; // let it be collected
+    }
   }
 
   /**

@@ -251,6 +251,37 @@ test('a pipe that pushed first and then listens starts at the live end: no resyn
   await Promise.all([p.close(), q.close()]);
 });
 
+test("the owner relays a read to the other listeners before its own handler runs on it", async () => {
+  const file = sock();
+  // Writes of UPDATE frames on the owner's accepted connections: its relays.
+  let relayed = 0;
+  const write = net.Socket.prototype.write;
+  net.Socket.prototype.write = function (this: net.Socket & { server?: unknown }, chunk: unknown, ...rest: unknown[]) {
+    if (this.server && Buffer.isBuffer(chunk) && chunk.length > 4 && chunk[4] === Kind.Update) relayed++;
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof write;
+  try {
+    const owner = pipe(file);
+    const seenAtFirst: number[] = [];
+    const got = new Recorder();
+    await owner.listen((u, meta) => {
+      if (got.got.length === 0) seenAtFirst.push(relayed);
+      got.handler(u, meta);
+    });
+    const other = await RawUnixClient.connect(file);
+    other.hello({ origin: 'raw-other', listen: true });
+    await waitFor(() => other.count(Kind.Welcome) === 1, 'welcome');
+    const q = pipe(file);
+    await Promise.all([1, 2, 3].map((i) => q.push(flagsUpdate(i))));
+    await waitFor(() => got.updates.length === 3 && other.count(Kind.Update) === 3, 'all three, both sides');
+    assert.ok(seenAtFirst[0]! >= 1, `the read was relayed before the owner's handler saw its first update (relay writes then: ${seenAtFirst[0]})`);
+    await other.end();
+    await q.close();
+  } finally {
+    net.Socket.prototype.write = write;
+  }
+});
+
 test('a listener that stops reading is cut off; the owner stays bounded and others are unaffected', async () => {
   const file = sock();
   const owner = pipe(file, { maxPeerBuffer: 256 * 1024 });
