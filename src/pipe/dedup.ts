@@ -40,6 +40,8 @@ export class Deduper {
   private readonly now: () => number;
   private readonly maxMissing: number;
   private checks = 0;
+  /** After a `gap` verdict: the origin's highest seq before it (the hole starts above). */
+  gapAfter: Seq = 0;
 
   constructor(private readonly opts: DedupOptions) {
     this.now = opts.now ?? Date.now;
@@ -76,6 +78,7 @@ export class Deduper {
       st.high = seq;
       return 'new';
     }
+    this.gapAfter = st.high;
     if (this.maxMissing === 0) {
       st.high = seq;
       return 'gap';

@@ -72,7 +72,6 @@ export class Inbox {
       done?.();
       return;
     }
-    const prevHigh = this.dedup.high(env.origin);
     const verdict = this.dedup.check(env.origin, env.seq);
     if (verdict === 'duplicate') {
       this.counters.duplicates++;
@@ -87,7 +86,7 @@ export class Inbox {
         // The missing updates' mailboxes are unknown, so the whole pipe is the scope.
         this.resync(resyncAll(), 'gap');
       } else {
-        this.holes.push({ origin: env.origin, from: Math.max(prevHigh + 1, env.seq - 10_000), to: env.seq - 1, at: Date.now() });
+        this.holes.push({ origin: env.origin, from: Math.max(this.dedup.gapAfter + 1, env.seq - 10_000), to: env.seq - 1, at: Date.now() });
         this.holeTimer ??= setTimeout(() => this.checkHoles(), grace).unref();
       }
     }
@@ -145,6 +144,7 @@ export class Inbox {
       done?.();
       return;
     }
+    if (!this.busy && this.head === this.queue.length) return this.deliverNow(u, meta, done);
     if (this.queue.length - this.head >= this.opts.maxQueued) {
       // The resync that replaces them covers them: they may be acknowledged.
       for (let i = this.head; i < this.queue.length; i++) this.queue[i]!.done?.();
@@ -156,6 +156,39 @@ export class Inbox {
     }
     this.queue.push({ u, meta, done });
     if (!this.busy) this.drain();
+  }
+
+  /**
+   * Nothing queued and no handler running: straight to the handler, without a queue entry
+   * (the common case of a handler that keeps up; what it enqueues meanwhile is drained after).
+   */
+  private deliverNow(u: Update, meta: Meta, done?: () => void): void {
+    this.busy = true;
+    this.counters.delivered++;
+    let r: void | Promise<void>;
+    try {
+      r = this.handler!(u, meta);
+    } catch (err) {
+      this.opts.onHandlerError(err);
+      done?.();
+      return this.drain();
+    }
+    if (r && typeof (r as Promise<void>).then === 'function') {
+      (r as Promise<void>).then(
+        () => {
+          done?.();
+          this.drain();
+        },
+        (err: unknown) => {
+          this.opts.onHandlerError(err);
+          done?.();
+          this.drain();
+        },
+      );
+      return;
+    }
+    done?.();
+    this.drain();
   }
 
   private drain(): void {
@@ -192,6 +225,7 @@ export class Inbox {
     this.queue.length = 0;
     this.head = 0;
     this.busy = false;
+    if (this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

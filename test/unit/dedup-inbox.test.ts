@@ -84,6 +84,32 @@ test('inbox keeps going after a handler throws or rejects', async () => {
   assert.equal(errors.length, 2);
 });
 
+test('inbox: what a handler accepts while it runs is handled after it returns, in order; a handler that throws does not stop the rest', async () => {
+  const errors: unknown[] = [];
+  const box = new Inbox('me', { maxQueued: 10, originTtlMs: 1000, maxOrigins: 10, onHandlerError: (e) => errors.push(e), onResync: () => {} });
+  const trace: string[] = [];
+  const done: number[] = [];
+  box.setHandler((_u, m) => {
+    trace.push(`start ${m.seq}`);
+    if (m.seq === 1) {
+      box.accept(env('x', 2), () => done.push(2));
+      box.accept(env('x', 3), () => done.push(3));
+    }
+    trace.push(`end ${m.seq}`);
+    if (m.seq === 2 || m.seq === 4) throw new Error('sync boom');
+  });
+  box.accept(env('x', 1), () => done.push(1));
+  assert.deepEqual(trace, ['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3'], 'one at a time, never nested');
+  assert.deepEqual(done, [1, 2, 3], 'each acknowledged once, in order');
+  assert.equal(errors.length, 1);
+  assert.equal(box.counters.delivered, 3);
+  await box.idle(); // nothing pending: resolves at once
+  box.accept(env('x', 4)); // straight to the handler (nothing queued), and it throws
+  box.accept(env('x', 5));
+  assert.deepEqual(trace.slice(-4), ['start 4', 'end 4', 'start 5', 'end 5'], 'the next update after a throw is handled');
+  assert.equal(errors.length, 2);
+});
+
 test('replay ring returns what is held and refuses what fell out', () => {
   const ring = new ReplayRing(4, 1_000_000);
   for (let i = 0; i < 6; i++) ring.add(Buffer.from([i]));
