@@ -188,7 +188,8 @@ export class Inbox {
       return;
     }
     done?.();
-    this.drain();
+    if (this.head < this.queue.length) this.drain();
+    else this.settled();
   }
 
   private drain(): void {
@@ -222,8 +223,16 @@ export class Inbox {
       }
       item.done?.();
     }
-    this.queue.length = 0;
-    this.head = 0;
+    // Setting an array's length is a call into the runtime even when nothing changes.
+    if (this.head > 0) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    this.settled();
+  }
+
+  /** Nothing queued and nothing running: whoever waits on idle() may go on. */
+  private settled(): void {
     this.busy = false;
     if (this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
