@@ -87,8 +87,8 @@ export class SocketOwner {
   private replayWanted = false;
   /**
    * The updates of the read being handled, validated and relayed but not yet delivered
-   * here: the listeners get a read before this process's own handler runs on it, and
-   * decode it while we deliver (unix 1→4: the owner is the stage everyone waits on).
+   * here: the other listeners get a read before this process's own handler runs on it,
+   * and decode it while we deliver instead of after.
    */
   private readonly local: Envelope[] = [];
   private localCount = 0;

@@ -40,8 +40,7 @@ export class Deduper {
   private readonly now: () => number;
   private readonly maxMissing: number;
   private checks = 0;
-  /** After a `gap` verdict: the origin's highest seq before it (the hole starts above). */
-  gapAfter: Seq = 0;
+  private lastGapAfter: Seq = 0;
 
   constructor(private readonly opts: DedupOptions) {
     this.now = opts.now ?? Date.now;
@@ -78,7 +77,7 @@ export class Deduper {
       st.high = seq;
       return 'new';
     }
-    this.gapAfter = st.high;
+    this.lastGapAfter = st.high;
     if (this.maxMissing === 0) {
       st.high = seq;
       return 'gap';
@@ -101,6 +100,11 @@ export class Deduper {
   /** Is `seq` of `origin` still a hole? */
   isMissing(origin: Origin, seq: Seq): boolean {
     return this.origins.get(origin)?.missing?.has(seq) ?? false;
+  }
+
+  /** After a `gap` verdict: the origin's highest seq before it (the hole starts above). */
+  get gapAfter(): Seq {
+    return this.lastGapAfter;
   }
 
   /** Highest seq seen for an origin (0 if unknown). */

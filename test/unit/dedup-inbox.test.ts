@@ -13,6 +13,7 @@ test('dedup: new, duplicate and gap verdicts per origin', () => {
   assert.equal(d.check('a', 6), 'duplicate');
   assert.equal(d.check('a', 2), 'duplicate');
   assert.equal(d.check('a', 9), 'gap');
+  assert.equal(d.gapAfter, 6, 'the hole is 7..8');
   assert.equal(d.check('a', 8), 'late', 'a hole filled late is still news');
   assert.equal(d.check('a', 8), 'duplicate', 'but only once');
   assert.equal(d.check('a', 7), 'late');
