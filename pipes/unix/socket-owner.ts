@@ -146,18 +146,21 @@ export class SocketOwner {
     helloTimer.unref();
     const onFrame: OnFrameAt = (kind, buf, start, end) => this.onFrame(peer, kind, buf, start, end);
     socket.on('data', (chunk: Buffer) => {
+      let bad: Error | null = null;
       try {
         peer.decoder.pushAt(chunk, onFrame);
       } catch (err) {
-        this.flushRun(peer); // the frames before the bad one were taken
-        this.deliverLocal();
-        this.reject(peer, (err as Error).message);
-        return;
+        bad = err as Error;
       }
-      this.flushRun(peer);
-      // Out now rather than at the end of the turn, which comes after our own delivery.
-      for (const l of this.listeners) l.out.flush();
-      this.deliverLocal();
+      // The frames before a bad one were taken: relayed, then delivered here, like any.
+      try {
+        this.flushRun(peer);
+        // Out now rather than at the end of the turn, which comes after our own delivery.
+        for (const l of this.listeners) l.out.flush();
+      } finally {
+        this.deliverLocal();
+      }
+      if (bad !== null) return this.reject(peer, bad.message);
       // A read that completes a pusher's batch (MAX_BATCH frames) is acknowledged at once:
       // a pusher with a burst in flight gets that part back while the rest is still on its
       // way, and keeps sending (acknowledging once a turn, after every read of a whole
@@ -206,14 +209,34 @@ export class SocketOwner {
     peer.taken++;
   }
 
-  /** The array keeps its length between reads: growing it again each read was a page fault a read. */
+  /**
+   * Hands the read's updates to this process. The array keeps its length between reads:
+   * growing it again each read was a page fault a read.
+   */
   private deliverLocal(): void {
     const envs = this.local;
     const n = this.localCount;
     this.localCount = 0;
     for (let i = 0; i < n; i++) {
-      this.opts.onUpdate(envs[i]!);
+      const env = envs[i]!;
       envs[i] = undefined as unknown as Envelope; // let it be collected
+      try {
+        this.opts.onUpdate(env);
+      } catch (err) {
+        this.localFailed(err);
+      }
+    }
+  }
+
+  /**
+   * Our own process threw while taking an update (a status listener that throws): not the
+   * peer's fault, and no reason to drop the rest of the read or to crash on a socket event.
+   */
+  private localFailed(err: unknown): void {
+    try {
+      this.opts.onRejected(`delivering an update in this process threw: ${err instanceof Error ? err.message : String(err)}`);
+    } catch {
+      // The listener throws again: there is nobody left to tell.
     }
   }
 

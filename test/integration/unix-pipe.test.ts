@@ -7,7 +7,9 @@ import { after, before, test } from 'node:test';
 import { CLI_PATH, CliProcess } from '../../src/cli/child.js';
 import { isPipeError } from '../../src/errors.js';
 import { UnixPipe } from '../../pipes/unix/unix-pipe.js';
-import { decodeEnvelope } from '../../src/envelope/codec.js';
+import { decodeEnvelope, encodeEnvelope } from '../../src/envelope/codec.js';
+import type { Envelope } from '../../src/envelope/envelope.js';
+import { encodeFrame } from '../../src/envelope/frame.js';
 import { decodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
 import { flagsUpdate, Recorder } from '../helpers/recorder.js';
 import { RawUnixClient } from '../helpers/unix-raw.js';
@@ -280,6 +282,34 @@ test("the owner relays a read to the other listeners before its own handler runs
   } finally {
     net.Socket.prototype.write = write;
   }
+});
+
+test("an owner whose own status listener throws keeps relaying and delivering the read, and the pusher is not blamed", async () => {
+  const file = sock();
+  const owner = pipe(file);
+  const got = new Recorder();
+  await owner.listen(got.handler);
+  // A bug in the embedding process: its status listener throws (here on the gap's resync).
+  owner.on('status', (st) => {
+    if (st.type === 'resync') throw new Error('a status listener with a bug');
+  });
+  const other = await RawUnixClient.connect(file);
+  other.hello({ origin: 'raw-other', listen: true });
+  const pusher = await RawUnixClient.connect(file);
+  pusher.hello({ origin: 'raw-pusher', listen: false });
+  await waitFor(() => other.count(Kind.Welcome) === 1 && pusher.count(Kind.Welcome) === 1, 'welcomes');
+  const env = (seq: number): Envelope => ({ v: 1, origin: 'P', seq, ts: 1, update: flagsUpdate(seq) });
+  // One read: seq 2 is missing, so the owner's inbox resyncs, and the listener throws.
+  pusher.write(Buffer.concat([1, 3, 4].map((seq) => encodeFrame(Kind.Update, encodeEnvelope(env(seq))))));
+  await waitFor(() => other.count(Kind.Update) === 3, 'all three relayed');
+  await waitFor(() => pusher.count(Kind.Ack) === 1, 'the pusher acknowledged');
+  assert.equal(pusher.closed, false, 'the pusher was not rejected for our own bug');
+  await waitFor(() => got.updates.some((r) => r.meta.seq === 4), 'the rest of the read delivered here');
+  assert.equal(got.updates[0]!.meta.seq, 1);
+  // And the owner goes on: a later push reaches both.
+  pusher.write(encodeFrame(Kind.Update, encodeEnvelope(env(5))));
+  await waitFor(() => other.count(Kind.Update) === 4 && got.updates.some((r) => r.meta.seq === 5), 'a later update');
+  await Promise.all([other.end(), pusher.end()]);
 });
 
 test('a listener that stops reading is cut off; the owner stays bounded and others are unaffected', async () => {

@@ -104,7 +104,8 @@ test('inbox: what a handler accepts while it runs is handled after it returns, i
   assert.deepEqual(done, [1, 2, 3], 'each acknowledged once, in order');
   assert.equal(errors.length, 1);
   assert.equal(box.counters.delivered, 3);
-  await box.idle(); // nothing pending: resolves at once
+  const idle = await Promise.race([box.idle().then(() => 'idle'), new Promise((r) => setTimeout(() => r('still busy'), 100))]);
+  assert.equal(idle, 'idle', 'nothing pending: idle() resolves');
   box.accept(env('x', 4)); // straight to the handler (nothing queued), and it throws
   box.accept(env('x', 5));
   assert.deepEqual(trace.slice(-4), ['start 4', 'end 4', 'start 5', 'end 5'], 'the next update after a throw is handled');
