@@ -164,6 +164,31 @@ export class Inbox {
    */
   private deliverNow(u: Update, meta: Meta, done?: () => void): void {
     this.busy = true;
+    if (this.handle(u, meta, done)) return;
+    if (this.head < this.queue.length) this.drain();
+    else this.settled();
+  }
+
+  private drain(): void {
+    this.busy = true;
+    while (this.head < this.queue.length) {
+      const item = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as unknown as Item; // let it be collected
+      if (this.handle(item.u, item.meta, item.done)) return; // still busy until the promise settles
+    }
+    // Setting an array's length is a call into the runtime even when nothing changes.
+    if (this.head > 0) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    this.settled();
+  }
+
+  /**
+   * Runs the handler on one update; `done` once it is through (or threw). True if it
+   * returned a promise: draining resumes when that settles.
+   */
+  private handle(u: Update, meta: Meta, done: (() => void) | undefined): boolean {
     this.counters.delivered++;
     let r: void | Promise<void>;
     try {
@@ -171,7 +196,7 @@ export class Inbox {
     } catch (err) {
       this.opts.onHandlerError(err);
       done?.();
-      return this.drain();
+      return false;
     }
     if (r && typeof (r as Promise<void>).then === 'function') {
       (r as Promise<void>).then(
@@ -185,50 +210,10 @@ export class Inbox {
           this.drain();
         },
       );
-      return;
+      return true;
     }
     done?.();
-    if (this.head < this.queue.length) this.drain();
-    else this.settled();
-  }
-
-  private drain(): void {
-    this.busy = true;
-    const h = this.handler!;
-    while (this.head < this.queue.length) {
-      const item = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as unknown as Item; // let it be collected
-      this.counters.delivered++;
-      let r: void | Promise<void>;
-      try {
-        r = h(item.u, item.meta);
-      } catch (err) {
-        this.opts.onHandlerError(err);
-        item.done?.();
-        continue;
-      }
-      if (r && typeof (r as Promise<void>).then === 'function') {
-        (r as Promise<void>).then(
-          () => {
-            item.done?.();
-            this.drain();
-          },
-          (err: unknown) => {
-            this.opts.onHandlerError(err);
-            item.done?.();
-            this.drain();
-          },
-        );
-        return; // still busy until the promise settles
-      }
-      item.done?.();
-    }
-    // Setting an array's length is a call into the runtime even when nothing changes.
-    if (this.head > 0) {
-      this.queue.length = 0;
-      this.head = 0;
-    }
-    this.settled();
+    return false;
   }
 
   /** Nothing queued and nothing running: whoever waits on idle() may go on. */

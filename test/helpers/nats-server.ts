@@ -94,6 +94,9 @@ export class NatsServer {
 }
 
 /** Three JetStream nodes clustered on loopback. */
+/** A cluster node's JetStream directory, by its client port. */
+const storeOf = (port: number): string => `${os.tmpdir()}/up-nats-cluster-${port}`;
+
 export class NatsCluster {
   nodes: NatsServer[] = [];
 
@@ -113,7 +116,7 @@ export class NatsCluster {
         clientPorts.map((port, i) =>
           NatsServer.start({
             port,
-            config: `server_name: n${i}\njetstream { store_dir: "${os.tmpdir()}/up-nats-cluster-${port}" }\ncluster { name: upc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }\n`,
+            config: `server_name: n${i}\njetstream { store_dir: "${storeOf(port)}" }\ncluster { name: upc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }\n`,
           }),
         ),
       );
@@ -121,7 +124,7 @@ export class NatsCluster {
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (!failed) return c;
       await c.stop();
-      await Promise.all(clientPorts.map((port) => rm(`${os.tmpdir()}/up-nats-cluster-${port}`, { recursive: true, force: true })));
+      await Promise.all(clientPorts.map((port) => rm(storeOf(port), { recursive: true, force: true })));
       if (attempt >= attempts) throw failed.reason;
     }
   }
@@ -154,7 +157,7 @@ export class NatsCluster {
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map(async (n) => {
       await n.stop();
-      await rm(`${os.tmpdir()}/up-nats-cluster-${n.port}`, { recursive: true, force: true });
+      await rm(storeOf(n.port), { recursive: true, force: true });
     }));
   }
 }
