@@ -29,7 +29,8 @@ export function encodeNameComponent(component: string): string {
   return out;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a name may begin with U+FEFF like any other character; by default the decoder would drop it.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Inverse of `encodeNameComponent`; `undefined` for anything it would not have produced. */
 export function decodeNameComponent(encoded: string): string | undefined {

@@ -46,7 +46,8 @@ export function formatSubscriptions(names: readonly MailboxName[]): string {
   return HEADER + names.map((n) => n.split(HIERARCHY_SEPARATOR).join('\t') + '\n').join('');
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: every line is a name, and a name may begin with U+FEFF (the default would drop it).
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Lines that are not valid UTF-8 are dropped here, before they could turn into U+FFFD names. */
 function decodeLines(data: Buffer): string {

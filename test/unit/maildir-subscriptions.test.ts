@@ -43,3 +43,12 @@ test('subscribe and unsubscribe: idempotent, persisted beside the Maildir, atomi
     assert.deepEqual(await subs.list(), ['INBOX', 'Work/Ok'], 'a damaged file: the good lines count');
   });
 });
+
+test('a subscribed name that begins with U+FEFF reads back whole (the decoder does not take it for a byte-order mark)', async () => {
+  await withStore(async (store) => {
+    const subs = await store.subscriptions(USER);
+    await subs.subscribe('\ufeffNotes');
+    await subs.subscribe('INBOX');
+    assert.deepEqual(await (await store.subscriptions(USER)).list(), ['\ufeffNotes', 'INBOX']);
+  });
+});
