@@ -40,9 +40,17 @@ const UPDATE_HEAD: Readonly<Record<string, readonly Uint8Array[]>> = Object.from
   ['flags', 'exists', 'expunge'].map((t) => [t, [4, 5, 6, 7].map((keys) => Uint8Array.from([...msgpackStr('update'), 0xde, 0, keys, ...msgpackStr('type'), ...msgpackStr(t), ...msgpackStr('user')]))]),
 );
 
-const FLAG_BYTES: ReadonlyMap<string, Uint8Array> = new Map([...COMMON_FLAGS].map((f) => [f, Uint8Array.from(msgpackStr(f))]));
-const FLAGS_KEYS: ReadonlySet<string> = new Set(['type', 'user', 'mailbox', 'uid', 'flags', 'uidValidity', 'modseq']);
-const UIDS_KEYS: ReadonlySet<string> = new Set(['type', 'user', 'mailbox', 'uids', 'uidValidity', 'modseq']);
+/**
+ * The common flags and their bytes, looked up by a scan that compares strings (the same
+ * string in memory, mostly) instead of a Map, whose hash lookup cost more on every push.
+ */
+const FLAG_TEXT: readonly string[] = [...COMMON_FLAGS];
+const FLAG_BYTES: readonly Uint8Array[] = FLAG_TEXT.map((f) => Uint8Array.from(msgpackStr(f)));
+
+function flagBytes(f: unknown): Uint8Array | undefined {
+  for (let i = 0; i < FLAG_TEXT.length; i++) if (FLAG_TEXT[i] === f) return FLAG_BYTES[i];
+  return undefined;
+}
 
 function put(bytes: Uint8Array): void {
   if (bytes.length > 8) block.set(bytes, w);
@@ -117,7 +125,7 @@ function flagList(v: unknown): boolean {
   block[w++] = 0x90 | v.length;
   for (let i = 0; i < v.length; i++) {
     const f: unknown = v[i];
-    const bytes = typeof f === 'string' ? FLAG_BYTES.get(f) : undefined;
+    const bytes = flagBytes(f);
     // Another flag, or a duplicate to drop (the common ones differ even case-insensitively).
     if (bytes === undefined || v.indexOf(f) !== i) return false;
     put(bytes);
@@ -169,8 +177,9 @@ export function writeCanonicalEnvelope(origin: Origin, seq: Seq, ts: number, u: 
   const heads = typeof type === 'string' && Object.hasOwn(UPDATE_HEAD, type) ? UPDATE_HEAD[type] : undefined;
   if (heads === undefined) return undefined;
   const flags = type === 'flags';
-  const allowed = flags ? FLAGS_KEYS : UIDS_KEYS;
-  for (const key in o) if (!allowed.has(key)) return undefined;
+  // Counted here, matched below: the keys must be exactly those the update's map will hold.
+  let present = 0;
+  for (const _ in o) present++;
   const user = o['user'];
   const mailbox = o['mailbox'];
   const uidValidity = o['uidValidity'];
@@ -196,6 +205,9 @@ export function writeCanonicalEnvelope(origin: Origin, seq: Seq, ts: number, u: 
   put(K_TS);
   uint(ts);
   const keys = (flags ? 5 : 4) + (uidValidity === undefined ? 0 : 1) + (modseq === undefined ? 0 : 1);
+  // type, user, mailbox, uid and flags (or uids), and the optional two if given: any other
+  // key (inherited ones too), or one of ours set to undefined, is the general path's to judge.
+  if (present !== keys) return undefined;
   put(heads[keys - 4]!);
   put(userBytes);
   put(mailboxBytes);

@@ -1,5 +1,6 @@
 import { FRAME_HEADER } from '../envelope/frame.js';
 import { PipeError } from '../errors.js';
+import { FrameRuns } from './frame-runs.js';
 import { Kind } from './hub-protocol.js';
 
 /**
@@ -41,19 +42,18 @@ export function readBatch(buf: Buffer, from: number, onUpdate: (start: number, e
 
 /**
  * UPDATE frames waiting to go out over one message-based connection, in order: blocks of
- * one or more whole frames (views, not copied until they are packed into a message).
+ * one or more whole frames (views, not copied until they are packed into a message;
+ * frames adjacent in memory are one view, copied in one piece).
  */
 export class OutgoingFrames {
-  private blocks: Buffer[] = [];
-  private bytes = 0;
+  private readonly queued = new FrameRuns();
 
   get pendingBytes(): number {
-    return this.bytes;
+    return this.queued.bytes;
   }
 
   add(block: Buffer): void {
-    this.blocks.push(block);
-    this.bytes += block.length;
+    this.queued.add(block);
   }
 
   /**
@@ -61,9 +61,7 @@ export class OutgoingFrames {
    * as a plain UPDATE (`u8 kind | body`). `maxBatch` 0: the peer reads no BATCH.
    */
   drain(maxBatch: number, send: (msg: Buffer) => void): void {
-    const blocks = this.blocks;
-    this.blocks = [];
-    this.bytes = 0;
+    const blocks = this.queued.take();
     let parts: Buffer[] = [];
     let size = 1;
     let frames = 0;

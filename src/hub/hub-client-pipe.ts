@@ -3,6 +3,7 @@ import { PipeError } from '../errors.js';
 import { resyncAll, type Update } from '../update/update.js';
 import { BasePipe } from '../pipe/base-pipe.js';
 import { Fifo } from './fifo.js';
+import { FrameRuns } from './frame-runs.js';
 import { Kind, PROTOCOL_VERSION, type Hello, type HubSeq, type Welcome } from './hub-protocol.js';
 import type { PipeOptions, UpdateHandler, UpdatePipe } from '../pipe/update-pipe.js';
 
@@ -36,7 +37,7 @@ export interface LocalHub {
  * time (Promise.all over a chunk, a rolling window) costs nearly nothing per update here.
  */
 class Batch {
-  readonly frames: Buffer[] = [];
+  readonly frames = new FrameRuns();
   /** Frames at the front the hub has already taken (not resent after a reconnect). */
   taken = 0;
   readonly at = Date.now();
@@ -163,13 +164,13 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
       return Promise.resolve();
     }
     let batch = this.openBatch;
-    if (batch === null || batch.frames.length >= MAX_BATCH) {
+    if (batch === null || batch.frames.count >= MAX_BATCH) {
       const b = (batch = this.openBatch = new Batch());
       this.unacked.push(b);
       this.armTimeout();
       process.nextTick(() => this.endBatch(b));
     }
-    batch.frames.push(frame);
+    batch.frames.add(frame);
     if (this.link) this.link.send(frame);
     else if (!this.establishing && !this.reconnecting) {
       this.establish().catch((err: unknown) => this.failPending(err as Error));
@@ -256,7 +257,7 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
       onClose: (reason) => this.onLinkClosed(link, reason),
       onRejected: (reason) => this.status({ type: 'rejected', detail: reason }),
     });
-    for (const b of this.unacked) for (let i = b.taken; i < b.frames.length; i++) link.send(b.frames[i]!);
+    for (const b of this.unacked) b.frames.forEach(b.taken, (f) => link.send(f));
     this.status({ type: 'connected', detail: this.where() });
   }
 
@@ -267,7 +268,7 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     this.resume = null;
     this.openBatch = null;
     for (const b of this.unacked.drain()) {
-      for (let i = b.taken; i < b.frames.length; i++) hub.publishLocal(b.frames[i]!);
+      b.frames.forEach(b.taken, (f) => hub.publishLocal(f));
       b.resolve();
     }
     this.status({ type: 'owner', detail: `now relaying for ${this.where()}` });
@@ -293,13 +294,13 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     while (n > 0) {
       const b = this.unacked.peek();
       if (!b) return;
-      const left = b.frames.length - b.taken;
+      const left = b.frames.count - b.taken;
       if (n < left) {
         b.taken += n;
         return;
       }
       n -= left;
-      b.taken = b.frames.length;
+      b.taken = b.frames.count;
       this.unacked.shift();
       // Pushes later in this turn (if any) start a batch of their own.
       this.endBatch(b);

@@ -59,11 +59,11 @@ test('the hub drops every connection mid-stream of 10,000: each client ends with
   const p = await open(url);
   // Dropped right after the hub relayed one update: its frame to the listener is still
   // held for the end of the tick and dies with the socket, and pushes are in flight.
-  const relay = hub as unknown as { fanOut(frames: Buffer, count: number, from: unknown): void };
+  const relay = hub as unknown as { fanOut(frames: Buffer, count: number, from: unknown, message: Buffer | null): void };
   const fanOut = relay.fanOut.bind(hub);
   let relayed = 0;
-  relay.fanOut = (frames, count, from) => {
-    fanOut(frames, count, from);
+  relay.fanOut = (frames, count, from, message) => {
+    fanOut(frames, count, from, message);
     if (relayed < 4321 && (relayed += count) >= 4321) hub.dropClients();
   };
   await pushMany(p, 10_000);
@@ -288,6 +288,33 @@ test('BATCH only to a client that asked for it: an older client gets plain UPDAT
   assert.ok(batches.length >= 40 && batches.length < 1000, `the pusher's burst arrived in ${batches.length} BATCHes`);
   assert.ok(batches.every((m) => m.length <= 2048), 'each within the 2048 bytes the client allowed');
   assert.equal(hub.counters.relayed, 1000);
+});
+
+test('a good message goes to each listener that reads one of its size as it came; others get it repacked; one behind frames still queued for a listener waits its turn', async () => {
+  const { url } = await startHub();
+  const big = await RawWs.open(url);
+  big.hello(true, 'big-reader', 1 << 20);
+  const small = await RawWs.open(url);
+  small.hello(true, 'small-reader', 300);
+  const old = await RawWs.open(url);
+  old.hello(true, 'old-client');
+  const pusher = await RawWs.open(url);
+  pusher.hello(false, 'raw-pusher', 1 << 20);
+  await waitFor(() => [big, small, old, pusher].every((c) => c.count(Kind.Welcome) === 1), 'all welcomed');
+  const frame = (seq: number): Buffer => encodeCheckedEnvelope({ v: 1, origin: 'raw-pusher', seq, ts: 1, update: flagsUpdate(seq) }, Kind.Update);
+  const batch = Buffer.concat([Buffer.from([Kind.Batch]), ...Array.from({ length: 10 }, (_, i) => frame(i + 1))]);
+  const single = frame(11).subarray(4); // a plain UPDATE: kind, body
+  pusher.ws.send(batch);
+  pusher.ws.send(single);
+  const want = Array.from({ length: 11 }, (_, i) => i + 1);
+  await waitFor(() => [big, small, old].every((c) => seqsOf(c.messages).length === 11), 'every listener has all 11');
+  for (const c of [big, small, old]) assert.deepEqual(seqsOf(c.messages), want);
+  const relayed = (c: RawWs): Buffer[] => c.messages.filter((m) => m[0] === Kind.Batch || m[0] === Kind.Update);
+  assert.deepEqual(relayed(big), [batch, single], 'the BATCH and the UPDATE byte for byte as they were sent');
+  assert.ok(relayed(small).length > 2 && relayed(small).every((m) => m.length <= 300), 'repacked within the 300 bytes it reads');
+  assert.equal(old.count(Kind.Batch), 0, 'one plain UPDATE per frame to a client that reads no BATCH');
+  // small's 10 were still queued (repacked at the end of the turn) when the UPDATE came in
+  // the same read: it went behind them, as its seqs above show.
 });
 
 test('hostile BATCHes: the frames before the bad one are relayed, the sender is dropped with a NOTICE, the hub keeps serving', async () => {

@@ -260,6 +260,9 @@ test('the writer: hostile and odd inputs go the general way, and frames already 
     { type: 'exists', user: 'a', mailbox: 'INBOX', uids: '2,1' },
     { type: 'exists', user: 'a', mailbox: 'INBOX', uids: '1:é' },
     { type: 'exists', user: 'a', mailbox: 'INBOX', uid: 1, uids: '1' },
+    { type: 'exists', user: 'a', mailbox: 'INBOX', uids: '1', flags: ['\\Seen'] },
+    { ...good, modseq: undefined },
+    { ...good, uids: '1' },
   ];
   for (const u of odd) assert.equal(writes(u, 1, 1), 'general', JSON.stringify(u));
   assert.equal(writeCanonicalEnvelope(ORIGIN, 1, 1.5, good), undefined, 'a fractional timestamp');
