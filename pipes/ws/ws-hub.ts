@@ -44,7 +44,7 @@ interface Client {
   alive: boolean;
   taken: number;
   acked: number;
-  /** Frames relayed to this listener this turn, sent at its end. */
+  /** Frames relayed to this listener this turn that could not go as they came, sent at its end. */
   out: OutgoingFrames;
   /** The largest BATCH it reads (its HELLO said), capped at ours; 0: plain UPDATEs only. */
   maxBatch: number;

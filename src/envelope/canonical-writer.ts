@@ -177,9 +177,29 @@ export function writeCanonicalEnvelope(origin: Origin, seq: Seq, ts: number, u: 
   const heads = typeof type === 'string' && Object.hasOwn(UPDATE_HEAD, type) ? UPDATE_HEAD[type] : undefined;
   if (heads === undefined) return undefined;
   const flags = type === 'flags';
-  // Counted here, matched below: the keys must be exactly those the update's map will hold.
+  // Every key must be one the update's map holds (a switch of constant strings: a Set's
+  // hash lookup per key cost more on every push), and counted: see `entries` below.
   let present = 0;
-  for (const _ in o) present++;
+  for (const key in o) {
+    switch (key) {
+      case 'type':
+      case 'user':
+      case 'mailbox':
+      case 'uidValidity':
+      case 'modseq':
+        break;
+      case 'uid':
+      case 'flags':
+        if (!flags) return undefined;
+        break;
+      case 'uids':
+        if (flags) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    present++;
+  }
   const user = o['user'];
   const mailbox = o['mailbox'];
   const uidValidity = o['uidValidity'];
@@ -187,6 +207,11 @@ export function writeCanonicalEnvelope(origin: Origin, seq: Seq, ts: number, u: 
   if (typeof user !== 'string' || typeof mailbox !== 'string') return undefined;
   if (uidValidity !== undefined && !isUid(uidValidity)) return undefined;
   if (modseq !== undefined && (typeof modseq !== 'number' || !Number.isSafeInteger(modseq) || modseq < 0)) return undefined;
+  // type, user, mailbox, uid and flags (or uids), and the optional two if given. A key the
+  // loop did not see (not enumerable) or one of ours set to undefined makes the counts
+  // differ: the general path's to judge.
+  const entries = (flags ? 5 : 4) + (uidValidity === undefined ? 0 : 1) + (modseq === undefined ? 0 : 1);
+  if (present !== entries) return undefined;
   const head = origins.of(origin);
   const userBytes = users.of(user);
   const mailboxBytes = mailboxes.of(mailbox);
@@ -204,11 +229,7 @@ export function writeCanonicalEnvelope(origin: Origin, seq: Seq, ts: number, u: 
   uint(seq);
   put(K_TS);
   uint(ts);
-  const keys = (flags ? 5 : 4) + (uidValidity === undefined ? 0 : 1) + (modseq === undefined ? 0 : 1);
-  // type, user, mailbox, uid and flags (or uids), and the optional two if given: any other
-  // key (inherited ones too), or one of ours set to undefined, is the general path's to judge.
-  if (present !== keys) return undefined;
-  put(heads[keys - 4]!);
+  put(heads[entries - 4]!);
   put(userBytes);
   put(mailboxBytes);
   if (flags) {

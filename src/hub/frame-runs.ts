@@ -19,7 +19,7 @@ export class FrameRuns {
   private frames = 0;
   private size = 0;
 
-  /** Frames held. */
+  /** Frames held, if each block added was one frame (a pusher's batch); else blocks. */
   get count(): number {
     return this.frames;
   }
@@ -28,8 +28,8 @@ export class FrameRuns {
     return this.size;
   }
 
-  /** Appends `block`: one whole frame, or `frames` whole frames back to back. */
-  add(block: Buffer, frames = 1): void {
+  /** Appends `block`: one whole frame, or several back to back. */
+  add(block: Buffer): void {
     // `.buffer` is a call into V8's runtime, not a field read: once per frame, not twice.
     const memory = block.buffer;
     if (block.byteOffset === this.openEnd && memory === this.openMemory) this.openEnd += block.length;
@@ -39,7 +39,7 @@ export class FrameRuns {
       this.openMemory = memory;
       this.openEnd = block.byteOffset + block.length;
     }
-    this.frames += frames;
+    this.frames++;
     this.size += block.length;
   }
 

@@ -263,6 +263,9 @@ test('the writer: hostile and odd inputs go the general way, and frames already 
     { type: 'exists', user: 'a', mailbox: 'INBOX', uids: '1', flags: ['\\Seen'] },
     { ...good, modseq: undefined },
     { ...good, uids: '1' },
+    // An unknown key beside one of ours that is not enumerable: the counts alone would match.
+    Object.defineProperty({ type: 'exists', user: 'a', mailbox: 'INBOX', uids: '1', extra: 1 }, 'modseq', { value: 5 }),
+    Object.defineProperty({ ...good, extra: 1 }, 'uidValidity', { value: 5 }),
   ];
   for (const u of odd) assert.equal(writes(u, 1, 1), 'general', JSON.stringify(u));
   assert.equal(writeCanonicalEnvelope(ORIGIN, 1, 1.5, good), undefined, 'a fractional timestamp');

@@ -79,17 +79,3 @@ test('whatever the layout, the views hold exactly the frames added, in order, an
     ),
   );
 });
-
-test('a block of several frames counts as that many', () => {
-  const memory = Buffer.alloc(200);
-  const first = frameAt(memory, 0, 10, 1);
-  const second = frameAt(memory, first.length, 10, 2);
-  const runs = new FrameRuns();
-  runs.add(memory.subarray(0, first.length + second.length), 2);
-  runs.add(frameAt(memory, first.length + second.length, 10, 3));
-  assert.equal(runs.count, 3);
-  const marks: number[] = [];
-  runs.forEach(1, (f) => marks.push(f[5]!));
-  assert.deepEqual(marks, [2, 3]);
-  assert.equal(runs.take().length, 1);
-});
