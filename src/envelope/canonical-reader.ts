@@ -171,6 +171,8 @@ function strHeader(): number {
  */
 class NameCache {
   private bytes = new Uint8Array(64);
+  /** `bytes` four at a time: the compare reads words, as `at` does (a name is ~20 bytes). */
+  private words = new DataView(this.bytes.buffer);
   private len = -1;
   private text = '';
 
@@ -179,10 +181,15 @@ class NameCache {
   /** The `n` bytes at `pos` as a string, or undefined if they are not valid. */
   take(n: number): string | undefined {
     let same = n === this.len;
-    for (let i = 0; same && i < n; i++) same = src[pos + i] === this.bytes[i];
+    let i = 0;
+    for (; same && i + 4 <= n; i += 4) same = view.getUint32(base + pos + i) === this.words.getUint32(i);
+    for (; same && i < n; i++) same = src[pos + i] === this.bytes[i];
     if (!same) {
       if (!this.valid(pos, n)) return undefined;
-      if (n > this.bytes.length) this.bytes = new Uint8Array(n);
+      if (n > this.bytes.length) {
+        this.bytes = new Uint8Array(n);
+        this.words = new DataView(this.bytes.buffer);
+      }
       this.bytes.set(src.subarray(pos, pos + n));
       this.len = n;
       this.text = latin1(pos, n);

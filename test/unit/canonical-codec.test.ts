@@ -294,3 +294,18 @@ test('UID set text is taken as canonical exactly when UidSet prints it so', () =
     { numRuns: 20_000 },
   );
 });
+
+test('the reader\'s remembered names: one byte different anywhere, at any length, is another name', () => {
+  // Names are compared with the last one read four bytes at a time, then byte by byte: a
+  // difference in a word or in the tail, in names shorter and longer than the first buffer.
+  for (let n = 1; n <= 70; n++) {
+    const base = 'm'.repeat(n);
+    const names = [base, ...Array.from({ length: n }, (_, k) => base.slice(0, k) + 'x' + base.slice(k + 1)), base];
+    for (const mailbox of names) {
+      const bytes = bytesOf({ type: 'flags', user: mailbox, mailbox, uid: 1, flags: ['\\Seen'] });
+      const env = readCanonicalEnvelope(bytes, 0, bytes.length);
+      assert.equal((env?.update as { mailbox?: string } | undefined)?.mailbox, mailbox, `mailbox of ${n} bytes`);
+      assert.equal((env?.update as { user?: string } | undefined)?.user, mailbox, `user of ${n} bytes`);
+    }
+  }
+});
