@@ -19,9 +19,9 @@ export const RELAY_FLUSH_BYTES = 16 * 1024;
  * write: under load this is what brings the pipe near the raw socket's throughput.
  * Frames that follow each other in memory (a pusher's, from the writer's blocks; a relay's,
  * from one socket read) are written as one view of it (FrameRuns), and the views of a turn
- * go out in one writev: Buffer.concat copied them instead, once per listener for a relayed read that
- * began with a frame straddling two reads (the socket owner's top cost after its writes
- * in a profiled unix 1→4 round, 77 ms, and the pusher's at block ends, 57 ms).
+ * go out in one writev: Buffer.concat copied them instead, once per listener for a relayed
+ * read that began with a frame straddling two reads (the socket owner's top cost after its
+ * writes in a profiled unix 1→4 round, 77 ms, and the pusher's at block ends, 57 ms).
  */
 export class BatchWriter {
   private readonly queued = new FrameRuns();

@@ -164,9 +164,8 @@ export class Inbox {
    */
   private deliverNow(u: Update, meta: Meta, done?: () => void): void {
     this.busy = true;
-    if (this.handle(u, meta, done)) return;
-    if (this.head < this.queue.length) this.drain();
-    else this.settled();
+    // Then whatever the handler enqueued meanwhile, or straight to settled().
+    if (!this.handle(u, meta, done)) this.drain();
   }
 
   private drain(): void {
