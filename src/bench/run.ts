@@ -40,9 +40,13 @@ export function nameFilter(only: readonly string[] | undefined): (name: string) 
  * baselines'), and on 2 cores those compiles stretch the tail: ws p99 0.97–1.73 ms after
  * 2 s of warm-up (ten runs), 0.42–1.24 after 5 (seven, six under 1 ms). The warm-up's own
  * p99 is reported beside the steady state's.
+ *
+ * `e2eRuns`: `mail add` → EXISTS has a long tail here (120–210 ms around a 135 ms median),
+ * so the median of 20 moved by up to 15 ms between two sets of the same build (+24 and
+ * +47 ms over `node -e 0`); sets of 60 agreed within 2 ms (+28.6/+28.1, +30.5/+28.9).
  */
 const SIZES = {
-  full: { n: 200_000, nJs: 50_000, rounds: 3, lat1k: 5, lat10k: 3, warm: 5, flood: 10, startupRuns: 15, e2eRuns: 20, deliveries: 200 },
+  full: { n: 200_000, nJs: 50_000, rounds: 3, lat1k: 5, lat10k: 3, warm: 5, flood: 10, startupRuns: 15, e2eRuns: 60, deliveries: 200 },
   quick: { n: 50_000, nJs: 20_000, rounds: 1, lat1k: 2, lat10k: 1, warm: 3, flood: 10, startupRuns: 5, e2eRuns: 5, deliveries: 50 },
   smoke: { n: 2_000, nJs: 1_000, rounds: 1, lat1k: 0.5, lat10k: 0.2, warm: 0.2, flood: 2, startupRuns: 1, e2eRuns: 1, deliveries: 2 },
 };
