@@ -131,7 +131,14 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
 
   async initPush(): Promise<void> {
     if (this.closing) throw new PipeError('CLOSED', 'pipe is closed');
-    if (!this.localHub && !this.link) await this.establish();
+    if (this.localHub || this.link) return;
+    try {
+      await this.establish();
+    } catch (err) {
+      // Pushes made meanwhile waited on this very attempt: they fail with it, not later.
+      this.failPending(err as Error);
+      throw err;
+    }
   }
 
   push(u: Update): Promise<void> {

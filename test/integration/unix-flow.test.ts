@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { decodeEnvelope } from '../../src/envelope/codec.js';
 import { FrameDecoder } from '../../src/envelope/frame.js';
 import { isPipeError } from '../../src/errors.js';
-import { encodeAck, encodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
+import { encodeAck, encodeNotice, encodeWelcome, Kind } from '../../src/hub/hub-protocol.js';
 import { UnixPipe } from '../../pipes/unix/unix-pipe.js';
 import { flagsUpdate, Recorder } from '../helpers/recorder.js';
 import { RawUnixClient } from '../helpers/unix-raw.js';
@@ -130,6 +130,24 @@ test('after a reconnect only what the hub had not taken is resent, in order', as
     Array.from({ length: N - 300 }, (_, i) => i + 301),
     'the 300 taken are not resent; the rest are, in order',
   );
+});
+
+test('a pusher refused at HELLO fails the pushes made meanwhile with the refusal, not a timeout later', async () => {
+  const file = sock();
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end(encodeNotice({ code: 'FULL', message: 'too many peers' })));
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(file, r));
+  const pusher = pipe(file, { pushTimeoutMs: 5_000 });
+  const init = pusher.initPush();
+  const rs = await settle([init, pusher.push(flagsUpdate(1)), pusher.push(flagsUpdate(2))]);
+  for (const r of rs) {
+    assert.equal(r.status, 'rejected');
+    assert.ok(isPipeError((r as PromiseRejectedResult).reason, 'NO_LISTENER'), String((r as PromiseRejectedResult).reason));
+    assert.match(String((r as PromiseRejectedResult).reason), /too many peers/);
+  }
 });
 
 test('close() waits for batched pushes to settle (C6): resolved once acknowledged, rejected on timeout', async () => {
