@@ -371,6 +371,11 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
 
   private failPending(err: Error): void {
     this.openBatch = null;
-    for (const b of this.unacked.drain()) b.reject(err);
+    for (const b of this.unacked.drain()) {
+      // Given up on, but already on the link: the hub's count will include them when it
+      // takes them, and must not be read as taking later pushes (C6).
+      if (this.link) this.ackedOnLink += b.frames.count - b.taken;
+      b.reject(err);
+    }
   }
 }

@@ -150,6 +150,37 @@ test('a pusher refused at HELLO fails the pushes made meanwhile with the refusal
   }
 });
 
+test('after pushes time out on a live link, a late acknowledgement of theirs does not resolve later pushes (C6)', async () => {
+  const file = sock();
+  let conn: net.Socket | null = null;
+  let updates = 0;
+  const server = net.createServer((s) => {
+    conn = s;
+    const d = new FrameDecoder();
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) =>
+      d.push(c, (kind) => {
+        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
+        // Takes the first three, acknowledges them only once the fourth has come.
+        if (kind === Kind.Update && ++updates === 4) s.write(encodeAck(3));
+      }),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(file, r));
+  const pusher = pipe(file, { pushTimeoutMs: 200 });
+  await pusher.initPush();
+  const first = await settle([1, 2, 3].map((k) => pusher.push(flagsUpdate(k))));
+  assert.ok(first.every((r) => r.status === 'rejected' && isPipeError(r.reason, 'TIMEOUT')));
+  let fourth = false;
+  const p4 = pusher.push(flagsUpdate(4)).then(() => void (fourth = true));
+  await waitFor(() => updates === 4, 'the fourth reached the hub');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(fourth, false, 'ACK 3 covers the three that timed out, not the fourth');
+  conn!.write(encodeAck(4));
+  await p4;
+});
+
 test('close() waits for batched pushes to settle (C6): resolved once acknowledged, rejected on timeout', async () => {
   const file = sock();
   // Acknowledges everything, late.
