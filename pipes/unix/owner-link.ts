@@ -6,6 +6,8 @@ import { encodeHello, type Hello, type Welcome } from '../../src/hub/hub-protoco
 import { BatchWriter, PUSHER_FLUSH_BYTES } from './batch-writer.js';
 import { connectError } from './socket-file.js';
 
+const END_TIMEOUT_MS = 2_000;
+
 /**
  * One client connection to the socket owner. Resolves `connect` only after the owner's
  * WELCOME, so a caller knows both that someone is listening and where its stream starts.
@@ -70,8 +72,14 @@ export class OwnerLink extends HubLinkBase {
     this.out.write(frame);
   }
 
+  /**
+   * Everything pushed has settled by the time a pipe ends its link; an owner that stopped
+   * reading (frozen, say) must not hold the close forever, as the owner does not wait on a
+   * peer either.
+   */
   end(): Promise<void> {
-    return this.out.end();
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, END_TIMEOUT_MS).unref());
+    return Promise.race([this.out.end(), timeout]).then(() => void this.socket.destroy());
   }
 
   destroy(): void {

@@ -72,6 +72,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
   protected localHub: LocalHub | null = null;
   protected link: HubLink | null = null;
+  /** Whether `link` said HELLO as a listener. */
+  private linkListens = false;
   protected resume: { epoch: string; last: HubSeq } | null = null;
   private unacked = new Fifo<Batch>();
   private openBatch: Batch | null = null;
@@ -120,13 +122,16 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     this.setHandler(handler);
     this.listening = true;
     await this.prepareListen();
-    if (this.link) {
+    // An attempt already under way (a push's, say) may have said HELLO as a pusher.
+    await this.establishing?.catch(() => {});
+    if (this.localHub) return;
+    if (this.link && !this.linkListens) {
       // Connected as a pusher: reconnect as a listener (unacked pushes are resent).
       const old = this.link;
       this.link = null;
       old.destroy();
     }
-    await this.establish();
+    if (!this.link) await this.establish();
   }
 
   async initPush(): Promise<void> {
@@ -230,7 +235,7 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
           link.destroy();
           throw new PipeError('CLOSED', 'pipe is closed');
         }
-        this.adopt(link, welcome);
+        this.adopt(link, welcome, hello.listen);
         return;
       } catch (err) {
         if (!(err instanceof PipeError) || err.code === 'CLOSED') throw err;
@@ -248,8 +253,13 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     }
   }
 
-  private adopt(link: HubLink, welcome: Welcome): void {
+  private adopt(link: HubLink, welcome: Welcome, listens: boolean): void {
+    // One link at a time: only its acknowledgements count against what is queued.
+    const previous = this.link;
+    this.link = null;
+    previous?.destroy();
     this.link = link;
+    this.linkListens = listens;
     this.ackedOnLink = 0;
     if (this.listening) {
       if (welcome.resync) this.inbox.resync(resyncAll(), 'reconnect');
@@ -257,10 +267,13 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     }
     link.attach({
       onUpdate: (env, hub) => {
+        if (link !== this.link) return;
         if (this.resume) this.resume.last = hub;
         this.inbox.accept(env);
       },
-      onAck: (taken) => this.onAck(taken),
+      onAck: (taken) => {
+        if (link === this.link) this.onAck(taken);
+      },
       onClose: (reason) => this.onLinkClosed(link, reason),
       onRejected: (reason) => this.status({ type: 'rejected', detail: reason }),
     });
@@ -329,6 +342,8 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
     this.reconnecting = true;
     try {
       for (let attempt = 0; !this.closed; attempt++) {
+        // Somebody else's attempt (initPush, listen, a push) may have connected meanwhile.
+        if (this.link || this.localHub) return;
         try {
           await this.establish();
           return;

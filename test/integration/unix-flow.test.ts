@@ -181,6 +181,77 @@ test('after pushes time out on a live link, a late acknowledgement of theirs doe
   await p4;
 });
 
+test('listen() called while a push is still connecting listens: that connection said HELLO as a pusher', async () => {
+  const file = sock();
+  const owner = pipe(file);
+  await owner.listen(new Recorder().handler);
+  const b = pipe(file);
+  const rb = new Recorder();
+  const pushed = b.push(flagsUpdate(1)); // starts a connection as a pusher
+  await b.listen(rb.handler);
+  await pushed;
+  await pipe(file).push(flagsUpdate(2));
+  await waitFor(() => rb.updates.length === 1, 'b hears the other pipe');
+  assert.equal((rb.updates[0]!.u as { uid: number }).uid, 2);
+});
+
+test('a reconnect that wakes to find the pipe connected by someone else keeps that one connection', async () => {
+  const file = sock();
+  // The first owner takes the push, never acknowledges it, then goes away with its socket file.
+  let firstConn: net.Socket | null = null;
+  let firstGot = 0;
+  const first = net.createServer((s) => {
+    firstConn = s;
+    const d = new FrameDecoder();
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) =>
+      d.push(c, (kind) => {
+        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
+        if (kind === Kind.Update) firstGot++;
+      }),
+    );
+  });
+  await new Promise<void>((r) => first.listen(file, r));
+  const pusher = pipe(file, { pushTimeoutMs: 30_000 });
+  await pusher.initPush();
+  let failures = 0;
+  pusher.on('status', (st) => void (st.type === 'disconnected' && failures++));
+  const p1 = pusher.push(flagsUpdate(1));
+  await waitFor(() => firstGot === 1, 'the first owner has the push');
+  await new Promise<void>((r) => (first.close(() => r()), firstConn!.destroy()));
+  // The reconnect loop's pauses grow; after six failures it sleeps for 320–960 ms.
+  await waitFor(() => failures >= 7, 'the reconnect loop failed six times', 10_000);
+  const fake = await fakeOwner(file, (_conn, taken) => taken);
+  await pusher.initPush(); // connects while the loop sleeps
+  await p1;
+  await new Promise((r) => setTimeout(r, 1_500)); // longer than the loop's pause
+  assert.equal(fake.seqs.length, 1, 'the loop woke, found the link, and opened no second one');
+  await pusher.push(flagsUpdate(2));
+  assert.deepEqual(fake.seqs[0], [1, 2]);
+});
+
+test('close() ends even when the owner stops answering: a half-closed socket is not waited on forever', { timeout: 20_000 }, async () => {
+  const file = sock();
+  // Acknowledges, but never closes its side when the client ends its own.
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    const d = new FrameDecoder();
+    let taken = 0;
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) =>
+      d.push(c, (kind) => {
+        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
+        if (kind === Kind.Update) s.write(encodeAck(++taken));
+      }),
+    );
+    s.on('end', () => {}); // and stays half-open
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(file, r));
+  const pusher = pipe(file);
+  await pusher.push(flagsUpdate(1));
+  await pusher.close();
+});
+
 test('close() waits for batched pushes to settle (C6): resolved once acknowledged, rejected on timeout', async () => {
   const file = sock();
   // Acknowledges everything, late.
