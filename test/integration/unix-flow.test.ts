@@ -68,6 +68,24 @@ async function fakeOwner(file: string, ackUpTo: (conn: number, taken: number) =>
 
 const settle = (ps: Promise<void>[]): Promise<PromiseSettledResult<void>[]> => Promise.allSettled(ps);
 
+/** An owner played by hand that says WELCOME and leaves each UPDATE to `onUpdate` (with the connection's count so far). */
+async function handOwner(file: string, onUpdate: (s: net.Socket, count: number) => void, opts: net.ServerOpts = {}): Promise<net.Server> {
+  const server = net.createServer(opts, (s) => {
+    const d = new FrameDecoder();
+    let count = 0;
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) =>
+      d.push(c, (kind) => {
+        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
+        if (kind === Kind.Update) onUpdate(s, ++count);
+      }),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(file, r));
+  return server;
+}
+
 test('a burst of pushes resolves only once the owner took every one of them', async () => {
   const file = sock();
   const owner = pipe(file);
@@ -154,20 +172,12 @@ test('after pushes time out on a live link, a late acknowledgement of theirs doe
   const file = sock();
   let conn: net.Socket | null = null;
   let updates = 0;
-  const server = net.createServer((s) => {
+  // Takes the first three, acknowledges them only once the fourth has come.
+  await handOwner(file, (s, count) => {
     conn = s;
-    const d = new FrameDecoder();
-    s.on('error', () => {});
-    s.on('data', (c: Buffer) =>
-      d.push(c, (kind) => {
-        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
-        // Takes the first three, acknowledges them only once the fourth has come.
-        if (kind === Kind.Update && ++updates === 4) s.write(encodeAck(3));
-      }),
-    );
+    updates = count;
+    if (count === 4) s.write(encodeAck(3));
   });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(file, r));
   const pusher = pipe(file, { pushTimeoutMs: 200 });
   await pusher.initPush();
   const first = await settle([1, 2, 3].map((k) => pusher.push(flagsUpdate(k))));
@@ -200,18 +210,10 @@ test('a reconnect that wakes to find the pipe connected by someone else keeps th
   // The first owner takes the push, never acknowledges it, then goes away with its socket file.
   let firstConn: net.Socket | null = null;
   let firstGot = 0;
-  const first = net.createServer((s) => {
+  const first = await handOwner(file, (s, count) => {
     firstConn = s;
-    const d = new FrameDecoder();
-    s.on('error', () => {});
-    s.on('data', (c: Buffer) =>
-      d.push(c, (kind) => {
-        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
-        if (kind === Kind.Update) firstGot++;
-      }),
-    );
+    firstGot = count;
   });
-  await new Promise<void>((r) => first.listen(file, r));
   const pusher = pipe(file, { pushTimeoutMs: 30_000 });
   await pusher.initPush();
   let failures = 0;
@@ -232,21 +234,8 @@ test('a reconnect that wakes to find the pipe connected by someone else keeps th
 
 test('close() ends even when the owner stops answering: a half-closed socket is not waited on forever', { timeout: 20_000 }, async () => {
   const file = sock();
-  // Acknowledges, but never closes its side when the client ends its own.
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    const d = new FrameDecoder();
-    let taken = 0;
-    s.on('error', () => {});
-    s.on('data', (c: Buffer) =>
-      d.push(c, (kind) => {
-        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
-        if (kind === Kind.Update) s.write(encodeAck(++taken));
-      }),
-    );
-    s.on('end', () => {}); // and stays half-open
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(file, r));
+  // Acknowledges, but never closes its side when the client ends its own (half-open).
+  await handOwner(file, (s, count) => s.write(encodeAck(count)), { allowHalfOpen: true });
   const pusher = pipe(file);
   await pusher.push(flagsUpdate(1));
   await pusher.close();
@@ -255,22 +244,9 @@ test('close() ends even when the owner stops answering: a half-closed socket is 
 test('close() waits for batched pushes to settle (C6): resolved once acknowledged, rejected on timeout', async () => {
   const file = sock();
   // Acknowledges everything, late.
-  const slow = net.createServer((s) => {
-    const d = new FrameDecoder();
-    let taken = 0;
-    s.on('error', () => {});
-    s.on('data', (c: Buffer) =>
-      d.push(c, (kind) => {
-        if (kind === Kind.Hello) s.write(encodeWelcome({ v: 1, epoch: 'fake', first: 1, resync: false }));
-        if (kind === Kind.Update && ++taken % 100 === 0) {
-          const upTo = taken;
-          setTimeout(() => s.writable && s.write(encodeAck(upTo)), 100);
-        }
-      }),
-    );
+  await handOwner(file, (s, count) => {
+    if (count % 100 === 0) setTimeout(() => s.writable && s.write(encodeAck(count)), 100);
   });
-  servers.push(slow);
-  await new Promise<void>((r) => slow.listen(file, r));
   const pusher = pipe(file);
   await pusher.initPush();
   let settled = 0;
