@@ -22,6 +22,8 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
   private sub: Subscription | null = null;
   private closing = false;
   private turnFlush: Promise<void> | null = null;
+  /** What a batch's publish threw this turn, for the turn's flush to report. */
+  private publishError: unknown = null;
   private readonly pending = new Set<Promise<void>>();
   private waitingForConnect = 0;
   /** subscribe=interest: subject → [subscription, how many watch() calls want it]. */
@@ -37,7 +39,16 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     // loss is detected from the connection (disconnect, slow consumer) instead.
     super(options, settings.subscribe === 'interest' ? { detectGaps: false } : {});
     // Only ever emitted once connected: publishes wait for the connection (below).
-    this.batcher = new SubjectBatcher((subject, payload) => this.nc!.publish(subject, payload));
+    // nats.js throws from publish (a connection it closed, a payload over the server's
+    // limit); the batch goes out on a later tick, where a throw would be uncaught, so the
+    // error is kept for the turn's flush, which fails the turn's pushes with it.
+    this.batcher = new SubjectBatcher((subject, payload) => {
+      try {
+        this.nc!.publish(subject, payload);
+      } catch (err) {
+        this.publishError ??= err;
+      }
+    });
   }
 
   /** True with subscribe=interest: only watched mailboxes are delivered. */
@@ -217,14 +228,22 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     const nc = this.nc;
     // Connected and nothing queued behind the connect: publish now, in push order.
     if (nc && this.waitingForConnect === 0) {
-      this.publishCore(nc, subject, bytes);
+      try {
+        this.publishCore(nc, subject, bytes);
+      } catch (err) {
+        return Promise.reject(natsError(err, 'push'));
+      }
       return this.flushed(nc);
     }
     this.waitingForConnect++;
     const p = this.connection().then(
       (c) => {
         this.waitingForConnect--;
-        this.publishCore(c, subject, bytes);
+        try {
+          this.publishCore(c, subject, bytes);
+        } catch (err) {
+          throw natsError(err, 'push');
+        }
         return this.flushed(c);
       },
       (err: unknown) => {
@@ -252,8 +271,17 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
       setImmediate(() => {
         this.turnFlush = null;
         this.batcher.emit(); // already out, unless a push came in this very phase
+        const failed = this.publishError;
+        this.publishError = null;
+        if (failed !== null) return reject(natsError(failed, 'push'));
         const timer = setTimeout(() => reject(new PipeError('TIMEOUT', `NATS did not confirm the push within ${this.opts.pushTimeoutMs} ms`)), this.opts.pushTimeoutMs);
-        nc.flush().then(
+        let flushing: Promise<void>;
+        try {
+          flushing = nc.flush();
+        } catch (e) {
+          flushing = Promise.reject(e);
+        }
+        flushing.then(
           () => (clearTimeout(timer), resolve()),
           (e: unknown) => (clearTimeout(timer), reject(natsError(e, 'push'))),
         );

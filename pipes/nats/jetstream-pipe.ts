@@ -96,6 +96,12 @@ export class NatsJetStreamPipe extends NatsCorePipe implements UpdatePipe {
         // Pulls expire every 5 s, so two missed heartbeats (a consumer leader lost in a
         // failover) are noticed in 5 s and the pull is renewed, not after the default 30 s.
         this.messages = await consumer.consume({ max_messages: 1000, expires: 5_000 });
+        // close() may have come while we were getting here: it closed the iterator before
+        // this one (or none), so this one must be closed here or the loop never ends.
+        if (this.closingNow) {
+          void this.messages.close().catch(() => {});
+          break;
+        }
         attempt = 0;
         for await (const m of this.messages) {
           // Acked once handled, not on arrival: a node that dies mid-handler gets the

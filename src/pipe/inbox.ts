@@ -45,6 +45,12 @@ export class Inbox {
   /** Holes waiting for their grace period: origin → seqs. */
   private holes: { origin: Origin; from: number; to: number; at: number }[] = [];
   private holeTimer: NodeJS.Timeout | null = null;
+  /**
+   * Updates accepted with a transport ack and not yet through the handler, by origin and
+   * seq: a copy of one (a redelivery) is acknowledged only when the original is, or a crash
+   * in between would leave neither to be delivered again.
+   */
+  private readonly unacked = new Map<string, (() => void)[]>();
 
   constructor(
     private readonly self: Origin,
@@ -75,7 +81,11 @@ export class Inbox {
     const verdict = this.dedup.check(env.origin, env.seq);
     if (verdict === 'duplicate') {
       this.counters.duplicates++;
-      done?.();
+      if (done) {
+        const waiting = this.unacked.get(`${env.origin}:${env.seq}`);
+        if (waiting) waiting.push(done);
+        else done();
+      }
       return;
     }
     if (verdict === 'late') this.counters.late++;
@@ -92,7 +102,17 @@ export class Inbox {
     }
     const meta: Meta = { origin: env.origin, seq: env.seq, ts: env.ts };
     if (verdict === 'late') meta.late = true;
-    this.enqueue(env.update, meta, done);
+    this.enqueue(env.update, meta, done && this.ackWithCopies(`${env.origin}:${env.seq}`, done));
+  }
+
+  private ackWithCopies(key: string, done: () => void): () => void {
+    const copies: (() => void)[] = [];
+    this.unacked.set(key, copies);
+    return () => {
+      this.unacked.delete(key);
+      done();
+      for (const ack of copies) ack();
+    };
   }
 
   /** Holes still open after their grace period are losses: one resync covers them all. */

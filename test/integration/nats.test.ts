@@ -88,6 +88,12 @@ describe('NATS JetStream on one node', { skip }, () => {
     assert.deepEqual(r.updates.map((x) => (x.u as { uid: number }).uid), Array.from({ length: 10 }, (_, i) => i + 1));
   });
 
+  test('close() right after listen() returns: the consumer starting meanwhile is closed too', { timeout: 20_000 }, async () => {
+    const p = await open(`nats://${server.hostPort}/quick?mode=jetstream&durable=node-q`);
+    await p.listen(() => {});
+    await p.close();
+  });
+
   test('an existing stream with incompatible settings is a clear configuration error', async () => {
     const nc = await connect({ servers: server.hostPort });
     const jsm = await jetstreamManager(nc);
@@ -109,6 +115,25 @@ describe('NATS JetStream on one node', { skip }, () => {
 });
 
 describe('NATS core', { skip }, () => {
+  test('a push on a connection nats.js has closed rejects; it neither throws nor kills the process (batch on and off)', async () => {
+    const server = await NatsServer.start();
+    try {
+      for (const batch of ['on', 'off']) {
+        const p = await open(`nats://${server.hostPort}/gone?mode=core&batch=${batch}`);
+        await p.push(flagsUpdate(1));
+        // nats.js closes a connection itself after repeated auth errors; this stands in for it.
+        await (p as unknown as { nc: { close(): Promise<void> } }).nc.close();
+        let pushed: Promise<void> | undefined;
+        assert.doesNotThrow(() => (pushed = p.push(flagsUpdate(2))), `batch=${batch}`);
+        await assert.rejects(pushed!, (e: unknown) => isPipeError(e), `batch=${batch}`);
+        // A later tick, where a throw from the batch's publish would be uncaught.
+        await sleep(50);
+      }
+    } finally {
+      server.stop();
+    }
+  });
+
   test('kill and restart the server mid-stream: listeners get a resync and no duplicates', async () => {
     const server = await NatsServer.start();
     try {

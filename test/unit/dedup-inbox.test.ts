@@ -112,6 +112,30 @@ test('inbox: what a handler accepts while it runs is handled after it returns, i
   assert.equal(errors.length, 2);
 });
 
+test('inbox: a copy of an update still in the handler is acknowledged only with the original (a redelivery must not ack it early)', async () => {
+  const box = inbox(10);
+  let release!: () => void;
+  const handled: number[] = [];
+  box.setHandler(async (_u, meta) => {
+    if (meta.seq === 1) await new Promise<void>((r) => (release = r));
+    handled.push(meta.seq);
+  });
+  const acks: string[] = [];
+  box.accept(env('a', 1), () => acks.push('1'));
+  box.accept(env('a', 2), () => acks.push('2')); // queued behind the slow one
+  box.accept(env('a', 1), () => acks.push('1 copy'));
+  box.accept(env('a', 2), () => acks.push('2 copy'));
+  box.accept(env('a', 1), () => acks.push('1 copy again'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(acks.length, 0, 'nothing is through the handler yet');
+  release();
+  await box.idle();
+  assert.deepEqual(handled, [1, 2]);
+  assert.deepEqual(acks, ['1', '1 copy', '1 copy again', '2', '2 copy']);
+  box.accept(env('a', 1), () => acks.push('late copy'));
+  assert.equal(acks.at(-1), 'late copy', 'a copy of one already handled is acknowledged at once');
+});
+
 test('replay ring returns what is held and refuses what fell out', () => {
   const ring = new ReplayRing(4, 1_000_000);
   for (let i = 0; i < 6; i++) ring.add(Buffer.from([i]));
