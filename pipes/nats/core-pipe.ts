@@ -39,16 +39,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     // loss is detected from the connection (disconnect, slow consumer) instead.
     super(options, settings.subscribe === 'interest' ? { detectGaps: false } : {});
     // Only ever emitted once connected: publishes wait for the connection (below).
-    // nats.js throws from publish (a connection it closed, a payload over the server's
-    // limit); the batch goes out on a later tick, where a throw would be uncaught, so the
-    // error is kept for the turn's flush, which fails the turn's pushes with it.
-    this.batcher = new SubjectBatcher((subject, payload) => {
-      try {
-        this.nc!.publish(subject, payload);
-      } catch (err) {
-        this.publishError ??= err;
-      }
-    });
+    this.batcher = new SubjectBatcher((subject, payload) => this.publishNow(this.nc!, subject, payload));
   }
 
   /** True with subscribe=interest: only watched mailboxes are delivered. */
@@ -228,22 +219,14 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     const nc = this.nc;
     // Connected and nothing queued behind the connect: publish now, in push order.
     if (nc && this.waitingForConnect === 0) {
-      try {
-        this.publishCore(nc, subject, bytes);
-      } catch (err) {
-        return Promise.reject(natsError(err, 'push'));
-      }
+      this.publishCore(nc, subject, bytes);
       return this.flushed(nc);
     }
     this.waitingForConnect++;
     const p = this.connection().then(
       (c) => {
         this.waitingForConnect--;
-        try {
-          this.publishCore(c, subject, bytes);
-        } catch (err) {
-          throw natsError(err, 'push');
-        }
+        this.publishCore(c, subject, bytes);
         return this.flushed(c);
       },
       (err: unknown) => {
@@ -255,9 +238,23 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     return p;
   }
 
+  /** Always followed by the turn's flush (flushed()), which reports what publishing threw. */
   private publishCore(nc: NatsConnection, subject: string, bytes: Buffer): void {
     if (this.settings.batch) this.batcher.add(subject, bytes);
-    else nc.publish(subject, bytes);
+    else this.publishNow(nc, subject, bytes);
+  }
+
+  /**
+   * nats.js throws from publish (a connection it closed, a payload over the server's
+   * limit), and a batch goes out on a later tick, where a throw would be uncaught: the
+   * error is kept for the turn's flush, which fails the turn's pushes with it.
+   */
+  private publishNow(nc: NatsConnection, subject: string, payload: Buffer): void {
+    try {
+      nc.publish(subject, payload);
+    } catch (err) {
+      this.publishError ??= err;
+    }
   }
 
   /**
@@ -275,13 +272,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
         this.publishError = null;
         if (failed !== null) return reject(natsError(failed, 'push'));
         const timer = setTimeout(() => reject(new PipeError('TIMEOUT', `NATS did not confirm the push within ${this.opts.pushTimeoutMs} ms`)), this.opts.pushTimeoutMs);
-        let flushing: Promise<void>;
-        try {
-          flushing = nc.flush();
-        } catch (e) {
-          flushing = Promise.reject(e);
-        }
-        flushing.then(
+        nc.flush().then(
           () => (clearTimeout(timer), resolve()),
           (e: unknown) => (clearTimeout(timer), reject(natsError(e, 'push'))),
         );

@@ -254,10 +254,8 @@ export abstract class HubClientPipe extends BasePipe implements UpdatePipe {
   }
 
   private adopt(link: HubLink, welcome: Welcome, listens: boolean): void {
-    // One link at a time: only its acknowledgements count against what is queued.
-    const previous = this.link;
-    this.link = null;
-    previous?.destroy();
+    // Every caller found no link (the reconnect loop, listen() and initPush() check), so
+    // this is the one link; the handlers below ignore a link replaced since.
     this.link = link;
     this.linkListens = listens;
     this.ackedOnLink = 0;
