@@ -25,6 +25,8 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
   /** What a batch's publish threw this turn, for the turn's flush to report. */
   private publishError: unknown = null;
   private readonly pending = new Set<Promise<void>>();
+  /** Connections nats.js has lost so far: a turn whose flush spans one cannot trust it. */
+  private disconnects = 0;
   private waitingForConnect = 0;
   /** subscribe=interest: subject → [subscription, how many watch() calls want it]. */
   private readonly interest = new Map<string, [Subscription, number]>();
@@ -141,6 +143,7 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
     for await (const s of nc.status()) {
       switch (s.type) {
         case 'disconnect':
+          this.disconnects++;
           this.status({ type: 'disconnected', detail: `NATS ${s.server}` });
           break;
         case 'reconnect':
@@ -261,9 +264,15 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
    * Accepted = the server has processed everything we published: one PING/PONG per turn,
    * and one promise shared by every push of that turn (a promise per push is most of the
    * cost of a push at full speed).
+   *
+   * A PONG answers only for the connection it came on. nats.js empties its outgoing
+   * buffer when it redials, so a turn that published on a failing connection can have its
+   * PING answered by the next one, its publishes gone: such a turn is rejected (a rejected
+   * push may still have arrived; an accepted one must have).
    */
   private flushed(nc: NatsConnection): Promise<void> {
     if (this.turnFlush) return this.turnFlush;
+    const disconnectsBefore = this.disconnects;
     const p = new Promise<void>((resolve, reject) => {
       setImmediate(() => {
         this.turnFlush = null;
@@ -273,7 +282,11 @@ export class NatsCorePipe extends BasePipe implements UpdatePipe {
         if (failed !== null) return reject(natsError(failed, 'push'));
         const timer = setTimeout(() => reject(new PipeError('TIMEOUT', `NATS did not confirm the push within ${this.opts.pushTimeoutMs} ms`)), this.opts.pushTimeoutMs);
         nc.flush().then(
-          () => (clearTimeout(timer), resolve()),
+          () => {
+            clearTimeout(timer);
+            if (this.disconnects === disconnectsBefore) return resolve();
+            reject(new PipeError('UNREACHABLE', 'push: the NATS connection was lost before the server confirmed it'));
+          },
           (e: unknown) => (clearTimeout(timer), reject(natsError(e, 'push'))),
         );
       });

@@ -134,6 +134,44 @@ describe('NATS core', { skip }, () => {
     }
   });
 
+  test('a push made in the turn its connection fails is rejected or delivered, never accepted and lost (subscribe=interest)', async () => {
+    const server = await NatsServer.start();
+    try {
+      // subscribe=interest checks no gaps, so only the push's own outcome can tell the
+      // pusher that the update did not arrive.
+      const url = `nats://${server.hostPort}/turn?mode=core&subscribe=interest`;
+      const l = (await open(url)) as UpdatePipe & { watch(user: string, mailbox?: string): Promise<void> };
+      const r = new Recorder();
+      await l.listen(r.handler);
+      await l.watch('alice', 'INBOX');
+      const p = await open(url);
+      await p.push(flagsUpdate(1));
+      await waitFor(() => r.updates.length === 1, 'the first update');
+      // nats.js redials at once only when the connection is older than its reconnect wait.
+      await sleep(700);
+      type Socket = { prependOnceListener(e: 'close', f: () => void): void; destroy(e: Error): void };
+      const socket = (p as unknown as { nc: { protocol: { transport: { socket: Socket } } } }).nc.protocol.transport.socket;
+      let pushed: Promise<void> | undefined;
+      // Pushed in the phase where the socket's close is reported, just before nats.js hears
+      // of it: nats.js drops the publish when it redials, and the turn's flush goes out on
+      // the new connection.
+      socket.prependOnceListener('close', () => void (pushed = p.push(flagsUpdate(2))));
+      socket.destroy(new Error('reset by the test'));
+      await waitFor(() => pushed !== undefined, 'the push from the error turn');
+      const outcome = await pushed!.then(() => 'accepted', (e: unknown) => (isPipeError(e, 'UNREACHABLE') ? 'rejected' : String(e)));
+      if (outcome === 'accepted') {
+        await waitFor(() => r.updates.length === 2, 'an accepted push to arrive', 3_000);
+      } else {
+        assert.equal(outcome, 'rejected');
+      }
+      // The pipe works again after the reconnect.
+      await p.push(flagsUpdate(3));
+      await waitFor(() => r.updates.some((x) => (x.u as { uid: number }).uid === 3), 'the push after the reconnect');
+    } finally {
+      server.stop();
+    }
+  });
+
   test('kill and restart the server mid-stream: listeners get a resync and no duplicates', async () => {
     const server = await NatsServer.start();
     try {
