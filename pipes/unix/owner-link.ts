@@ -78,8 +78,12 @@ export class OwnerLink extends HubLinkBase {
    * peer either.
    */
   end(): Promise<void> {
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, END_TIMEOUT_MS).unref());
-    return Promise.race([this.out.end(), timeout]).then(() => void this.socket.destroy());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, END_TIMEOUT_MS).unref()));
+    return Promise.race([this.out.end(), timeout]).then(() => {
+      clearTimeout(timer);
+      this.socket.destroy();
+    });
   }
 
   destroy(): void {
